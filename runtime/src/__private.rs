@@ -1,0 +1,28 @@
+//! Support for the code `corio-macros` generates. Not a public API.
+
+use crate::{Backend, Builder, Runtime};
+
+/// The variable that turns a skipped uring test half into a failure.
+pub const REQUIRE_URING_ENV: &str = "CORIO_REQUIRE_URING";
+
+/// Builds the runtime of one test half. `None` means skip: the uring half on a machine
+/// without io_uring (the reason is printed). With `CORIO_REQUIRE_URING=1` that is a panic
+/// instead, so CI cannot pass by testing half the product.
+pub fn test_runtime(backend: Backend, workers: Option<usize>) -> Option<Runtime> {
+    let builder = Builder::new()
+        .backend(backend)
+        .workers(workers.unwrap_or(1))
+        .ignore_env();
+    match builder.build() {
+        Ok(rt) => Some(rt),
+        Err(err) if backend == Backend::Uring && !uring_required() => {
+            eprintln!("skipping the io_uring half of this test: {err}");
+            None
+        }
+        Err(err) => panic!("corio: cannot start the {backend:?} test runtime: {err}"),
+    }
+}
+
+fn uring_required() -> bool {
+    std::env::var(REQUIRE_URING_ENV).is_ok_and(|v| v == "1")
+}

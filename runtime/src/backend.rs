@@ -1,0 +1,155 @@
+//! Backend selection: `CORIO_BACKEND` overrides the builder; `auto` probes io_uring and
+//! falls back to tokio's epoll reactor with a logged reason; an explicit `uring` that
+//! the kernel cannot give is an error.
+
+use std::fmt;
+use std::io;
+
+use crate::driver::{self, RingConfig};
+
+/// The environment variable that overrides the configured backend.
+pub const BACKEND_ENV: &str = "CORIO_BACKEND";
+
+/// The backend a runtime is asked to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// io_uring when the kernel gives it, epoll otherwise.
+    #[default]
+    Auto,
+    /// io_uring; building the runtime fails when it is unavailable.
+    Uring,
+    /// tokio's epoll reactor.
+    Epoll,
+}
+
+impl Backend {
+    /// Parses `auto`, `uring` or `epoll` (the values of `CORIO_BACKEND`).
+    pub fn parse(value: &str) -> io::Result<Backend> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "auto" | "" => Ok(Backend::Auto),
+            "uring" | "io_uring" => Ok(Backend::Uring),
+            "epoll" => Ok(Backend::Epoll),
+            other => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{BACKEND_ENV}={other:?}: expected one of uring, epoll, auto"),
+            )),
+        }
+    }
+}
+
+/// The backend a runtime runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    /// Sockets and files go through a per-worker io_uring.
+    Uring,
+    /// Sockets go through tokio's epoll reactor.
+    Epoll,
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BackendKind::Uring => "uring",
+            BackendKind::Epoll => "epoll",
+        })
+    }
+}
+
+/// Which backend runs, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendInfo {
+    /// The backend in use.
+    pub kind: BackendKind,
+    /// Why this backend was chosen, e.g. the errno that made io_uring unavailable.
+    pub reason: String,
+}
+
+impl fmt::Display for BackendInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.kind, self.reason)
+    }
+}
+
+/// Where the requested backend came from, for the reason text.
+fn requested(configured: Backend, use_env: bool) -> io::Result<(Backend, &'static str)> {
+    match std::env::var(BACKEND_ENV) {
+        Ok(value) if use_env => Ok((Backend::parse(&value)?, "CORIO_BACKEND")),
+        _ => Ok((configured, "the builder")),
+    }
+}
+
+/// Decides the backend for a runtime about to start.
+pub(crate) fn resolve(
+    configured: Backend,
+    use_env: bool,
+    ring: RingConfig,
+) -> io::Result<BackendInfo> {
+    let (backend, source) = requested(configured, use_env)?;
+    match backend {
+        Backend::Epoll => Ok(BackendInfo {
+            kind: BackendKind::Epoll,
+            reason: format!("epoll requested by {source}"),
+        }),
+        Backend::Uring => match driver::probe(ring) {
+            Ok(setup) => Ok(BackendInfo {
+                kind: BackendKind::Uring,
+                reason: format!("io_uring requested by {source}; ring flags {}", setup.flags),
+            }),
+            Err(reason) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("io_uring requested by {source} but unavailable: {reason}"),
+            )),
+        },
+        Backend::Auto => Ok(auto(ring)),
+    }
+}
+
+fn auto(ring: RingConfig) -> BackendInfo {
+    match driver::probe(ring) {
+        Ok(setup) => BackendInfo {
+            kind: BackendKind::Uring,
+            reason: format!("io_uring available; ring flags {}", setup.flags),
+        },
+        Err(reason) => {
+            tracing::warn!(reason = %reason, "io_uring unavailable, falling back to epoll");
+            BackendInfo {
+                kind: BackendKind::Epoll,
+                reason: format!("io_uring unavailable: {reason}"),
+            }
+        }
+    }
+}
+
+/// What `Backend::Auto` would pick on this machine, and why. Callable outside a runtime.
+pub fn probe() -> BackendInfo {
+    auto(RingConfig {
+        entries: crate::builder::DEFAULT_RING_ENTRIES,
+    })
+}
+
+/// The backend of the runtime this thread belongs to.
+///
+/// # Panics
+///
+/// When called outside a corio worker.
+pub fn backend() -> BackendInfo {
+    crate::context::expect_worker("corio::backend()")
+        .shared
+        .backend
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_env_values() {
+        assert_eq!(Backend::parse("URING").unwrap(), Backend::Uring);
+        assert_eq!(Backend::parse("epoll").unwrap(), Backend::Epoll);
+        assert_eq!(Backend::parse("auto").unwrap(), Backend::Auto);
+        let err = Backend::parse("kqueue").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("kqueue"));
+    }
+}

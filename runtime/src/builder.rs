@@ -1,0 +1,152 @@
+//! `Builder`: the runtime's knobs, validated, and the backend decision. Starting the
+//! worker threads is `Runtime`'s job.
+
+use std::io;
+
+use crate::backend::{self, Backend};
+use crate::driver::RingConfig;
+use crate::runtime::Runtime;
+
+/// Default submission queue entries per worker ring.
+pub(crate) const DEFAULT_RING_ENTRIES: u32 = 256;
+
+/// The environment variable that overrides the worker count.
+pub const WORKERS_ENV: &str = "CORIO_WORKERS";
+
+/// Configures and builds a [`Runtime`].
+///
+/// # Examples
+///
+/// ```no_run
+/// let rt = corio_runtime::Builder::new()
+///     .workers(2)
+///     .backend(corio_runtime::Backend::Auto)
+///     .build()
+///     .unwrap();
+/// rt.block_on(async { println!("on worker {}", corio_runtime::worker_id()) });
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    pub(crate) workers: Option<usize>,
+    pub(crate) backend: Backend,
+    pub(crate) pin_workers: bool,
+    pub(crate) ring_entries: u32,
+    pub(crate) sharded: bool,
+    pub(crate) thread_name: String,
+    /// Whether `CORIO_BACKEND` / `CORIO_WORKERS` override this builder.
+    pub(crate) use_env: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults: one worker per CPU in the affinity mask, `Auto`
+    /// backend, pinned workers, 256 ring entries.
+    pub fn new() -> Builder {
+        Builder {
+            workers: None,
+            backend: Backend::Auto,
+            pin_workers: true,
+            ring_entries: DEFAULT_RING_ENTRIES,
+            sharded: false,
+            thread_name: "corio-worker".to_owned(),
+            use_env: true,
+        }
+    }
+
+    /// Number of worker threads (`CORIO_WORKERS` overrides it).
+    pub fn workers(mut self, workers: usize) -> Builder {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// The backend to use (`CORIO_BACKEND` overrides it).
+    pub fn backend(mut self, backend: Backend) -> Builder {
+        self.backend = backend;
+        self
+    }
+
+    /// Pin worker `i` to the `i`-th CPU of the process's affinity mask (default true).
+    pub fn pin_workers(mut self, pin: bool) -> Builder {
+        self.pin_workers = pin;
+        self
+    }
+
+    /// Submission queue entries of each worker's ring (a power of two, 1..=32768).
+    pub fn ring_entries(mut self, entries: u32) -> Builder {
+        self.ring_entries = entries;
+        self
+    }
+
+    /// Sharded mode: listeners bind with `SO_REUSEPORT` so every worker can bind the
+    /// same address.
+    pub fn sharded(mut self, sharded: bool) -> Builder {
+        self.sharded = sharded;
+        self
+    }
+
+    /// Prefix of the worker threads' names; worker `i` is named `<prefix>-<i>`.
+    pub fn thread_name(mut self, name: impl Into<String>) -> Builder {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Ignore `CORIO_BACKEND` and `CORIO_WORKERS` (tests that pick a backend on purpose).
+    pub(crate) fn ignore_env(mut self) -> Builder {
+        self.use_env = false;
+        self
+    }
+
+    /// Validates the settings, decides the backend and starts the workers.
+    ///
+    /// # Errors
+    ///
+    /// An invalid setting or `CORIO_*` variable (`InvalidInput`); `uring` requested
+    /// while io_uring is unavailable (`Unsupported`, with the reason); a worker that
+    /// failed to start.
+    pub fn build(self) -> io::Result<Runtime> {
+        let workers = self.worker_count()?;
+        if !self.ring_entries.is_power_of_two() || self.ring_entries > 32768 {
+            return Err(invalid(format!(
+                "ring_entries must be a power of two up to 32768, got {}",
+                self.ring_entries
+            )));
+        }
+        let ring = RingConfig {
+            entries: self.ring_entries,
+        };
+        let backend = backend::resolve(self.backend, self.use_env, ring)?;
+        tracing::info!(
+            backend = %backend.kind,
+            reason = %backend.reason,
+            workers,
+            ring_entries = self.ring_entries,
+            "corio runtime starting"
+        );
+        Runtime::start(&self, workers, backend, ring)
+    }
+
+    fn worker_count(&self) -> io::Result<usize> {
+        let from_env = match std::env::var(WORKERS_ENV) {
+            Ok(value) if self.use_env => Some(value.trim().parse::<usize>().map_err(|_| {
+                invalid(format!("{WORKERS_ENV}={value:?} is not a worker count"))
+            })?),
+            _ => None,
+        };
+        let workers = from_env
+            .or(self.workers)
+            .unwrap_or_else(|| crate::worker::usable_cpus().len());
+        if workers == 0 {
+            return Err(invalid("a runtime needs at least one worker".to_owned()));
+        }
+        Ok(workers)
+    }
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}

@@ -1,0 +1,216 @@
+//! The state of one slot in the Ring's op slab, and its transitions.
+//!
+//! `user_data` of every SQE is the slot's index in the slab (see the reserved values
+//! in `driver/mod.rs`). The op future ([`Op`](super::op::Op)) owns its resources (buffers,
+//! fds, addresses) while it is alive; the slab owns them once the future is dropped.
+//!
+//! | state        | resources owned by           | moved on                          | to          |
+//! |--------------|------------------------------|-----------------------------------|-------------|
+//! | `Submitted`  | the `Op` future              | `Op` polled                       | `Waiting`   |
+//! |              |                              | final CQE                         | `Completed` |
+//! |              |                              | `Op` dropped                      | `Cancelled` |
+//! | `Waiting`    | the `Op` future              | final CQE (waker woken)           | `Completed` |
+//! |              |                              | `Op` dropped                      | `Cancelled` |
+//! | `Completed`  | the `Op` future              | `Op` polled: result taken, slot freed by the poll | (free) |
+//! |              |                              | `Op` dropped: slot freed by the drop | (free)   |
+//! | `Cancelled`  | the slab (`Box<dyn Orphan>`) | final CQE: resources dropped, slot freed by reaping | (free) |
+//! | `Streaming`  | the `Op` future              | CQE with `F_MORE`: queued, waker woken | `Streaming` |
+//! |              |                              | final CQE: queued, `finished` set | `Streaming` |
+//! |              |                              | `Op` dropped before `finished`    | `Cancelled` |
+//!
+//! Rules: a slot is freed only after its final CQE (one without `IORING_CQE_F_MORE`) has
+//! been seen; dropping an op never blocks (it pushes an `AsyncCancel` and leaves the
+//! resources in the slot); only `Ring`'s `Drop` at shutdown waits for CQEs.
+
+use std::collections::VecDeque;
+use std::task::Waker;
+
+/// One CQE's payload: `res` and `flags`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Completion {
+    /// The CQE's `res`: a count or a handle when non-negative, `-errno` otherwise.
+    pub(crate) result: i32,
+    /// The CQE's `flags` (`IORING_CQE_F_*`).
+    pub(crate) flags: u32,
+}
+
+impl Completion {
+    /// True when more CQEs will follow for the same SQE (multishot).
+    pub(crate) fn has_more(&self) -> bool {
+        io_uring::cqueue::more(self.flags)
+    }
+}
+
+/// Resources of an op that was dropped before its final CQE. Every CQE still arriving
+/// for it is shown to [`Orphan::discard`] so it can release what the kernel handed out
+/// (an accepted fd, a provided buffer) before the slot is freed.
+pub(crate) trait Orphan {
+    /// Releases whatever `completion` carries.
+    fn discard(&mut self, completion: Completion);
+}
+
+/// The state of one op slot. See the table in the module docs.
+pub(crate) enum Lifecycle {
+    /// Pushed to the SQ; no task has polled it yet.
+    Submitted,
+    /// A task polled the op and waits for its final CQE.
+    Waiting(Waker),
+    /// The final CQE arrived and waits for the op's next poll.
+    Completed(Completion),
+    /// The op was dropped; the resources stay here until the final CQE.
+    Cancelled(Box<dyn Orphan>),
+    /// A multishot op: CQEs queue here until the op is polled.
+    Streaming {
+        /// The task to wake on the next CQE.
+        waker: Option<Waker>,
+        /// CQEs not yet taken by the op.
+        queue: VecDeque<Completion>,
+        /// The final CQE (without `F_MORE`) is in `queue` or was taken.
+        finished: bool,
+    },
+}
+
+/// What the reaper must do after a CQE was applied to a slot.
+#[derive(Debug)]
+pub(crate) enum Transition {
+    /// Nothing more to do.
+    Stay,
+    /// Wake this task.
+    Wake(Waker),
+    /// The slot's final CQE arrived for a dropped op: free the slot.
+    Free,
+}
+
+impl Lifecycle {
+    /// The state of a freshly pushed op.
+    pub(crate) fn new(multishot: bool) -> Lifecycle {
+        if multishot {
+            Lifecycle::Streaming {
+                waker: None,
+                queue: VecDeque::new(),
+                finished: false,
+            }
+        } else {
+            Lifecycle::Submitted
+        }
+    }
+
+    /// Applies a CQE to this slot and says what the reaper must do next.
+    pub(crate) fn complete(&mut self, completion: Completion) -> Transition {
+        let last = !completion.has_more();
+        match self {
+            Lifecycle::Submitted => {
+                *self = Lifecycle::Completed(completion);
+                Transition::Stay
+            }
+            Lifecycle::Waiting(_) => {
+                match std::mem::replace(self, Lifecycle::Completed(completion)) {
+                    Lifecycle::Waiting(waker) => Transition::Wake(waker),
+                    _ => unreachable!("Waiting"),
+                }
+            }
+            Lifecycle::Cancelled(orphan) => {
+                orphan.discard(completion);
+                if last {
+                    Transition::Free
+                } else {
+                    Transition::Stay
+                }
+            }
+            Lifecycle::Streaming {
+                waker,
+                queue,
+                finished,
+            } => {
+                debug_assert!(!*finished, "CQE after the final one of a multishot op");
+                queue.push_back(completion);
+                *finished = last;
+                waker.take().map_or(Transition::Stay, Transition::Wake)
+            }
+            Lifecycle::Completed(_) => unreachable!("CQE for a Completed op"),
+        }
+    }
+
+    /// True when the kernel has let go of this op (no CQE will follow).
+    pub(crate) fn is_finished(&self) -> bool {
+        match self {
+            Lifecycle::Completed(_) => true,
+            Lifecycle::Streaming { finished, queue, .. } => *finished && queue.is_empty(),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    const MORE: u32 = io_uring::sys::IORING_CQE_F_MORE;
+
+    struct CountWake(AtomicUsize);
+    impl Wake for CountWake {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    struct Recorder(Arc<AtomicUsize>);
+    impl Orphan for Recorder {
+        fn discard(&mut self, _: Completion) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn cqe(result: i32, flags: u32) -> Completion {
+        Completion { result, flags }
+    }
+
+    #[test]
+    fn waiting_op_is_woken_and_completed() {
+        let counter = Arc::new(CountWake(AtomicUsize::new(0)));
+        let mut slot = Lifecycle::Waiting(Waker::from(counter.clone()));
+        match slot.complete(cqe(5, 0)) {
+            Transition::Wake(w) => w.wake(),
+            other => panic!("expected a wake, got {other:?}"),
+        }
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        assert!(matches!(slot, Lifecycle::Completed(c) if c.result == 5));
+        assert!(slot.is_finished());
+    }
+
+    #[test]
+    fn cancelled_op_keeps_resources_until_final_cqe() {
+        let seen = Arc::new(AtomicUsize::new(0));
+        let mut slot = Lifecycle::Cancelled(Box::new(Recorder(seen.clone())));
+        assert!(matches!(slot.complete(cqe(3, MORE)), Transition::Stay));
+        assert!(matches!(slot.complete(cqe(-125, 0)), Transition::Free));
+        assert_eq!(seen.load(Ordering::SeqCst), 2, "every CQE reaches discard");
+    }
+
+    #[test]
+    fn streaming_queues_until_final() {
+        let mut slot = Lifecycle::new(true);
+        slot.complete(cqe(1, MORE));
+        assert!(!slot.is_finished());
+        slot.complete(cqe(2, 0));
+        match &mut slot {
+            Lifecycle::Streaming { queue, finished, .. } => {
+                assert!(*finished);
+                assert_eq!(queue.pop_front().map(|c| c.result), Some(1));
+                assert_eq!(queue.pop_front().map(|c| c.result), Some(2));
+            }
+            _ => panic!("not streaming"),
+        }
+        assert!(slot.is_finished());
+    }
+
+    #[test]
+    fn submitted_op_completes_without_waker() {
+        let mut slot = Lifecycle::new(false);
+        assert!(matches!(slot.complete(cqe(0, 0)), Transition::Stay));
+        assert!(slot.is_finished());
+    }
+}

@@ -1,0 +1,127 @@
+//! `Ring`: one worker's io_uring, its op slab and its wake-up eventfd.
+//!
+//! A `Ring` lives in the worker's thread-local context (`context.rs`) and is only ever
+//! touched by that thread. Ops push SQEs into it while tasks run (`submit.rs`); the SQ is
+//! flushed, and the CQ reaped, by the worker's driver task and by tokio's park hook
+//! (`wake.rs`, `complete.rs`). Ops dropped on another thread reach the ring through its
+//! [`Remote`] handle. See `lifecycle.rs` for who owns an op's resources when.
+
+mod complete;
+mod lifecycle;
+pub(crate) mod op;
+mod probe;
+mod remote;
+mod submit;
+mod wake;
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::task::Waker;
+
+use io_uring::IoUring;
+use slab::Slab;
+
+pub(crate) use lifecycle::{Completion, Orphan};
+pub(crate) use probe::{probe, RingConfig, Setup};
+pub(crate) use remote::Remote;
+pub(crate) use wake::{on_park, DriverTask};
+
+use lifecycle::Lifecycle;
+
+/// `user_data` of SQEs whose CQE nobody waits for (`AsyncCancel` requests). Slab
+/// indices never reach it.
+pub(crate) const UNTRACKED: u64 = u64::MAX;
+
+/// A worker's io_uring with the slab of ops in flight.
+///
+/// # Invariants
+///
+/// - Every SQE pushed with a slab index as `user_data` has a live slot in `ops` until its
+///   final CQE has been reaped; the resources the SQE points into are owned either by the
+///   `Op` future of that slot or by the slot itself (`Lifecycle::Cancelled`).
+/// - The ring is only used from the thread that created it.
+pub(crate) struct Ring {
+    uring: IoUring,
+    ops: Slab<Lifecycle>,
+    /// Wakers collected while the ring was borrowed; woken once the borrow is released.
+    ready: Vec<Waker>,
+    /// The worker's driver task, woken when SQEs wait to be submitted.
+    driver: Option<Waker>,
+    /// True while the driver task has been woken and not yet run.
+    driver_notified: bool,
+    remote: Arc<Remote>,
+    setup: Setup,
+}
+
+impl Ring {
+    /// A process-unique id of this ring, stored in every op it owns.
+    pub(crate) fn id(&self) -> usize {
+        self.remote.id()
+    }
+
+    /// The eventfd the kernel signals when completions are ready.
+    pub(crate) fn eventfd(&self) -> Arc<OwnedFd> {
+        self.remote.eventfd()
+    }
+
+    /// Number of slots in use (ops in flight, or completed and not yet taken).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// True when no woken task waits in the list.
+    pub(crate) fn ready_is_empty(&self) -> bool {
+        self.ready.is_empty()
+    }
+
+    /// Takes the wakers collected while the ring was borrowed.
+    pub(crate) fn take_ready(&mut self) -> Vec<Waker> {
+        std::mem::take(&mut self.ready)
+    }
+
+    /// Returns an emptied waker list so its allocation is reused.
+    pub(crate) fn recycle_ready(&mut self, list: Vec<Waker>) {
+        debug_assert!(list.is_empty());
+        if self.ready.is_empty() {
+            self.ready = list;
+        }
+    }
+
+    /// One turn of the driver: take ops dropped on other threads, submit queued SQEs,
+    /// run deferred completions and reap the CQ.
+    pub(crate) fn turn(&mut self) {
+        self.adopt_remote_orphans();
+        if let Err(err) = self.flush() {
+            tracing::error!(error = %err, "io_uring submit failed");
+        }
+        self.reap();
+    }
+
+    /// Records the driver task's waker; it is woken when SQEs wait for submission.
+    pub(crate) fn set_driver(&mut self, waker: &Waker) {
+        self.driver_notified = false;
+        match &self.driver {
+            Some(current) if current.will_wake(waker) => {}
+            _ => self.driver = Some(waker.clone()),
+        }
+    }
+
+    fn notify_driver(&mut self) {
+        if !self.driver_notified {
+            if let Some(waker) = &self.driver {
+                self.driver_notified = true;
+                self.ready.push(waker.clone());
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ring")
+            .field("id", &self.id())
+            .field("in_flight", &self.ops.len())
+            .field("setup", &self.setup)
+            .finish()
+    }
+}

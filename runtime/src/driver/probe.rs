@@ -1,0 +1,155 @@
+//! Ring setup and the opcode probe.
+//!
+//! A ring is created on the thread that will own it, with the flags the driver recipe in
+//! DESIGN.md measured best (`SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG`), falling back
+//! to fewer flags when the kernel rejects them with `EINVAL`. Every opcode corio uses is
+//! checked with `IORING_REGISTER_PROBE`; a missing one makes the backend unavailable.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::Arc;
+
+use io_uring::{opcode, IoUring, Probe};
+use slab::Slab;
+
+use super::{Remote, Ring};
+use crate::error::Unavailable;
+
+/// Parameters of a ring.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RingConfig {
+    /// Submission queue entries (the CQ gets twice as many).
+    pub(crate) entries: u32,
+}
+
+/// What the kernel accepted when the ring was set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Setup {
+    /// The setup flags in use, e.g. `SINGLE_ISSUER|DEFER_TASKRUN|TASKRUN_FLAG`.
+    pub(crate) flags: &'static str,
+    /// Submission queue entries.
+    pub(crate) entries: u32,
+}
+
+/// The opcodes corio submits, with their man-page names.
+const REQUIRED: &[(u8, &str)] = &[
+    (opcode::Nop::CODE, "IORING_OP_NOP"),
+    (opcode::Read::CODE, "IORING_OP_READ"),
+    (opcode::Write::CODE, "IORING_OP_WRITE"),
+    (opcode::Readv::CODE, "IORING_OP_READV"),
+    (opcode::Writev::CODE, "IORING_OP_WRITEV"),
+    (opcode::Recv::CODE, "IORING_OP_RECV"),
+    (opcode::Send::CODE, "IORING_OP_SEND"),
+    (opcode::RecvMsg::CODE, "IORING_OP_RECVMSG"),
+    (opcode::SendMsg::CODE, "IORING_OP_SENDMSG"),
+    (opcode::Accept::CODE, "IORING_OP_ACCEPT"),
+    (opcode::Connect::CODE, "IORING_OP_CONNECT"),
+    (opcode::Close::CODE, "IORING_OP_CLOSE"),
+    (opcode::AsyncCancel::CODE, "IORING_OP_ASYNC_CANCEL"),
+    (opcode::PollAdd::CODE, "IORING_OP_POLL_ADD"),
+    (opcode::Shutdown::CODE, "IORING_OP_SHUTDOWN"),
+    (opcode::Statx::CODE, "IORING_OP_STATX"),
+    (opcode::OpenAt::CODE, "IORING_OP_OPENAT"),
+    (opcode::Fsync::CODE, "IORING_OP_FSYNC"),
+];
+
+/// Flag sets tried in order; the first the kernel accepts wins.
+const ATTEMPTS: &[&str] = &[
+    "SINGLE_ISSUER|DEFER_TASKRUN|TASKRUN_FLAG|SUBMIT_ALL",
+    "COOP_TASKRUN|TASKRUN_FLAG|SUBMIT_ALL",
+    "none",
+];
+
+/// Sets up a ring on the calling thread, probes it and drops it: what the uring
+/// backend would get here.
+pub(crate) fn probe(config: RingConfig) -> Result<Setup, Unavailable> {
+    create(config).map(|(_, setup)| setup)
+}
+
+fn create(config: RingConfig) -> Result<(IoUring, Setup), Unavailable> {
+    let mut last = libc::EINVAL;
+    for flags in ATTEMPTS {
+        match builder(flags).build(config.entries) {
+            Ok(uring) => {
+                check_opcodes(&uring)?;
+                let setup = Setup {
+                    flags,
+                    entries: config.entries,
+                };
+                return Ok((uring, setup));
+            }
+            Err(err) => {
+                last = err.raw_os_error().unwrap_or(libc::EINVAL);
+                if last != libc::EINVAL {
+                    break;
+                }
+            }
+        }
+    }
+    Err(Unavailable::Setup { errno: last })
+}
+
+fn builder(flags: &str) -> io_uring::Builder {
+    let mut builder = IoUring::builder();
+    for flag in flags.split('|') {
+        match flag {
+            "SINGLE_ISSUER" => builder.setup_single_issuer(),
+            "DEFER_TASKRUN" => builder.setup_defer_taskrun(),
+            "TASKRUN_FLAG" => builder.setup_taskrun_flag(),
+            "COOP_TASKRUN" => builder.setup_coop_taskrun(),
+            "SUBMIT_ALL" => builder.setup_submit_all(),
+            _ => &mut builder,
+        };
+    }
+    builder
+}
+
+fn check_opcodes(uring: &IoUring) -> Result<(), Unavailable> {
+    let mut probe = Probe::new();
+    uring
+        .submitter()
+        .register_probe(&mut probe)
+        .map_err(|err| Unavailable::Register {
+            what: "probe",
+            errno: err.raw_os_error().unwrap_or(0),
+        })?;
+    match REQUIRED.iter().find(|(code, _)| !probe.is_supported(*code)) {
+        Some((_, name)) => Err(Unavailable::MissingOpcode { name }),
+        None => Ok(()),
+    }
+}
+
+fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd takes no pointers; the result is checked before use.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by eventfd and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+impl Ring {
+    /// Creates this thread's ring, registers its eventfd and probes its opcodes.
+    pub(crate) fn new(config: RingConfig) -> Result<Ring, Unavailable> {
+        let (uring, setup) = create(config)?;
+        let register = |what, err: io::Error| Unavailable::Register {
+            what,
+            errno: err.raw_os_error().unwrap_or(0),
+        };
+        let eventfd = Arc::new(eventfd().map_err(|err| register("eventfd", err))?);
+        uring
+            .submitter()
+            .register_eventfd(std::os::fd::AsRawFd::as_raw_fd(&*eventfd))
+            .map_err(|err| register("eventfd", err))?;
+        Ok(Ring {
+            uring,
+            ops: Slab::with_capacity(config.entries as usize),
+            ready: Vec::new(),
+            driver: None,
+            driver_notified: false,
+            remote: Remote::register(eventfd),
+            setup,
+        })
+    }
+}

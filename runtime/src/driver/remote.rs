@@ -1,0 +1,126 @@
+//! The part of a ring other threads may touch: a queue of ops dropped on a thread that
+//! does not own them, and the eventfd that wakes the owner to take them.
+//!
+//! An op moved to another thread and dropped there cannot touch the owner's slab; it
+//! sends its resources here instead. The owner adopts them on its next turn, exactly as
+//! if the op had been dropped locally (cancel, keep the resources until the final CQE).
+
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use super::{Orphan, Ring};
+
+/// An orphan sent from another thread: the slot index and the op's resources.
+type RemoteOrphan = (usize, Box<dyn Orphan + Send>);
+
+/// The cross-thread handle of one ring.
+pub(crate) struct Remote {
+    id: usize,
+    eventfd: Arc<OwnedFd>,
+    /// `None` once the ring has drained and closed: the kernel is done with every op.
+    orphans: Mutex<Option<Vec<RemoteOrphan>>>,
+    pending: AtomicBool,
+}
+
+fn registry() -> &'static Mutex<HashMap<usize, Arc<Remote>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<usize, Arc<Remote>>>> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+impl Remote {
+    /// Creates and registers the remote handle of a new ring.
+    pub(super) fn register(eventfd: Arc<OwnedFd>) -> Arc<Remote> {
+        static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+        let remote = Arc::new(Remote {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            eventfd,
+            orphans: Mutex::new(Some(Vec::new())),
+            pending: AtomicBool::new(false),
+        });
+        registry()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(remote.id, remote.clone());
+        remote
+    }
+
+    /// Finds the ring with this id, if it still runs.
+    pub(crate) fn find(id: usize) -> Option<Arc<Remote>> {
+        registry()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id)
+            .cloned()
+    }
+
+    pub(super) fn id(&self) -> usize {
+        self.id
+    }
+
+    pub(super) fn eventfd(&self) -> Arc<OwnedFd> {
+        self.eventfd.clone()
+    }
+
+    /// Hands a dropped op's resources to the owning ring and wakes it. When the ring
+    /// has already drained and closed, the resources are dropped here: the kernel has
+    /// let go of them.
+    pub(crate) fn send_orphan(&self, index: usize, orphan: Box<dyn Orphan + Send>) {
+        let mut queue = self.orphans.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(queue) = queue.as_mut() else {
+            return;
+        };
+        queue.push((index, orphan));
+        self.pending.store(true, Ordering::Release);
+        self.signal();
+    }
+
+    fn signal(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live local to an eventfd this handle keeps open.
+        let written = unsafe {
+            libc::write(
+                self.eventfd.as_raw_fd(),
+                std::ptr::from_ref(&one).cast(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+        if written < 0 {
+            tracing::warn!(error = %std::io::Error::last_os_error(), "eventfd write failed");
+        }
+    }
+
+    fn take(&self) -> Vec<RemoteOrphan> {
+        if !self.pending.swap(false, Ordering::Acquire) {
+            return Vec::new();
+        }
+        let mut queue = self.orphans.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Marks the ring closed and unregisters it; later orphans are dropped by the sender.
+    pub(super) fn close(&self) -> Vec<RemoteOrphan> {
+        registry()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+        let mut queue = self.orphans.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.take().unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote").field("id", &self.id).finish()
+    }
+}
+
+impl Ring {
+    /// Adopts ops that were dropped on other threads.
+    pub(super) fn adopt_remote_orphans(&mut self) {
+        for (index, orphan) in self.remote.take() {
+            self.orphan(index, orphan);
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! How a worker notices completions: the ring's eventfd sits in the worker's tokio
+//! reactor, and two places turn the ring.
+//!
+//! - The park hook ([`on_park`], tokio's `on_thread_park`) submits what tasks queued and
+//!   reaps the CQ right before the worker would sleep in `epoll_wait`, so it never sleeps
+//!   with completions pending. It costs one `io_uring_enter` only when the SQ is non-empty
+//!   or the kernel set `IORING_SQ_TASKRUN`.
+//! - The driver task ([`DriverTask`]) turns the ring when the eventfd becomes readable
+//!   (a completion arrived, or another thread dropped an op) and when an op is pushed.
+//!   It keeps a busy worker — one that never parks, such as a task spinning on
+//!   `yield_now` — submitting and reaping. It runs after the tasks queued before it, so
+//!   the SQEs they push are still submitted in one batch.
+//!
+//! With `DEFER_TASKRUN` the ring fd itself never becomes readable, hence the eventfd.
+//! The eventfd is never read: tokio registers it edge-triggered, and every signal from
+//! the kernel is a new edge.
+
+use std::future::Future;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use crate::context;
+
+/// tokio's `on_thread_park` hook: flush and reap this thread's ring, then wake.
+pub(crate) fn on_park() {
+    if context::with_ring(|ring| ring.turn()).is_some() {
+        context::wake_ready();
+    }
+}
+
+/// The per-worker task that turns the ring on eventfd readiness and on pushes.
+#[derive(Debug)]
+pub(crate) struct DriverTask {
+    eventfd: AsyncFd<Arc<OwnedFd>>,
+}
+
+impl DriverTask {
+    /// Registers `eventfd` with the current tokio reactor.
+    pub(crate) fn new(eventfd: Arc<OwnedFd>) -> io::Result<DriverTask> {
+        // SAFETY: the `Arc` keeps the eventfd open, and its fd never changes, for as long
+        // as the `AsyncFd` lives.
+        let eventfd = unsafe { AsyncFd::register_with_interest(eventfd, Interest::READABLE) }
+            .map_err(io::Error::from)?;
+        Ok(DriverTask { eventfd })
+    }
+}
+
+impl Future for DriverTask {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            let alive = context::with_ring(|ring| {
+                ring.set_driver(cx.waker());
+                ring.turn();
+            });
+            context::wake_ready();
+            if alive.is_none() {
+                return Poll::Ready(());
+            }
+            match self.eventfd.poll_read_ready(cx) {
+                Poll::Ready(Ok(mut guard)) => guard.clear_ready(),
+                Poll::Ready(Err(err)) => {
+                    tracing::error!(error = %err, "ring eventfd failed; the park hook drives the ring");
+                    return Poll::Ready(());
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! `SharedFd`: a file descriptor that stays open while any op in flight holds it.
+//!
+//! A socket's fd number must not be closed (and so reused by a new socket) while an SQE
+//! naming it may still be waiting in the SQ or running in the kernel. Every op keeps a
+//! clone in its resources; the fd closes when the socket and every op have let go.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+
+/// A reference-counted owned file descriptor.
+#[derive(Debug, Clone)]
+pub struct SharedFd(Arc<OwnedFd>);
+
+impl SharedFd {
+    /// Takes ownership of `fd`.
+    pub fn new(fd: OwnedFd) -> SharedFd {
+        SharedFd(Arc::new(fd))
+    }
+
+    /// The raw fd, valid while this handle lives.
+    pub fn raw(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+
+    /// The owned fd back, if no op holds it any more.
+    pub fn try_unwrap(self) -> Result<OwnedFd, SharedFd> {
+        Arc::try_unwrap(self.0).map_err(SharedFd)
+    }
+}
+
+impl AsRawFd for SharedFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.raw()
+    }
+}

@@ -1,0 +1,32 @@
+//! corio-runtime: the workers, the per-worker io_uring driver (`Ring`), ops and owned
+//! buffers of corio.
+//!
+//! Each worker is a thread pinned to a CPU that hosts a tokio current_thread runtime and a
+//! `LocalSet`; on the uring backend it also owns a `Ring` through which sockets and files
+//! do their I/O. Most users reach this crate through the `corio` facade.
+#![cfg(target_os = "linux")]
+#![doc(test(attr(deny(warnings))))]
+
+mod backend;
+mod builder;
+mod context;
+mod driver;
+mod error;
+mod fd;
+mod op;
+pub mod buf;
+mod runtime;
+mod socket;
+mod spawn;
+mod worker;
+
+pub use backend::{backend, probe, Backend, BackendInfo, BackendKind, BACKEND_ENV};
+pub use builder::{Builder, WORKERS_ENV};
+pub use error::Unavailable;
+pub use runtime::Runtime;
+pub use socket::{nop, Accept, AcceptMulti, Connect, PollEvents, Recv, Send, Shutdown, Socket, Writev};
+pub use fd::SharedFd;
+pub use spawn::{is_sharded, spawn, spawn_blocking, spawn_local, spawn_on, worker_id, workers};
+
+#[doc(hidden)]
+pub mod __private;

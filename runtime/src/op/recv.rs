@@ -1,0 +1,52 @@
+//! `IORING_OP_RECV` (recv(2)): receives into the start of an owned buffer, up to its
+//! capacity. Resources kept alive: the buffer and the fd. Result: bytes received (0 at
+//! EOF), or `-errno`. Cancellation: a pending recv is cancelled with `ECANCELED`; a recv
+//! that already took data still completes with it. Kernel 5.6. The epoll backend reads
+//! through tokio's `TcpStream` instead.
+
+use std::io;
+
+use io_uring::{opcode, types};
+
+use crate::buf::{BufResult, IoBufMut};
+use crate::driver::op::{Completable, Op};
+use crate::driver::{Completion, Orphan};
+use crate::error::cqe_result;
+use crate::fd::SharedFd;
+
+/// A recv in flight.
+#[derive(Debug)]
+pub(crate) struct Recv<B> {
+    /// Keeps the fd open until the CQE.
+    _fd: SharedFd,
+    buf: B,
+}
+
+impl<B: IoBufMut> Orphan for Recv<B> {
+    fn discard(&mut self, _: Completion) {}
+}
+
+impl<B: IoBufMut> Completable for Recv<B> {
+    type Output = BufResult<usize, B>;
+
+    fn complete(mut self, completion: Completion) -> BufResult<usize, B> {
+        let result = cqe_result(completion.result).map(|n| n as usize);
+        if let Ok(n) = result {
+            // SAFETY: the kernel initialized the first `n` bytes, `n <= bytes_total`.
+            unsafe { self.buf.set_init(n) };
+        }
+        (result, self.buf)
+    }
+}
+
+/// Submits a recv of up to `buf.bytes_total()` bytes into `buf`.
+pub(crate) fn recv<B: IoBufMut>(fd: &SharedFd, mut buf: B) -> Result<Op<Recv<B>>, (io::Error, B)> {
+    let len = u32::try_from(buf.bytes_total()).unwrap_or(u32::MAX);
+    let sqe = opcode::Recv::new(types::Fd(fd.raw()), buf.stable_mut_ptr(), len).build();
+    let data = Recv {
+        _fd: fd.clone(),
+        buf,
+    };
+    // SAFETY: the SQE points into `buf`'s heap memory, owned by `data` until the CQE.
+    unsafe { Op::submit(data, sqe) }.map_err(|(err, data)| (err, data.buf))
+}

@@ -1,0 +1,198 @@
+//! `Socket`: the native owned-buffer socket of the uring backend, for TCP and Unix
+//! streams and listeners alike. Each method submits one op to the current worker's ring
+//! and returns its future; the public socket types of `corio::net` build on it.
+//!
+//! # Buffer ownership
+//!
+//! Every buffer moves into the op and comes back with its result, even on error; if the
+//! future is dropped first, the buffer is freed only after the kernel lets go of it.
+//!
+//! # Cancel safety
+//!
+//! Dropping a future cancels its op. A recv or accept that already completed in the
+//! kernel is lost with it (an accepted fd is closed), so keep the future across polls
+//! (as `corio::net`'s adapters do) rather than racing it in a `select!` loop.
+
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use socket2::SockAddr;
+
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::driver::op::{Op, StreamOp};
+use crate::fd::SharedFd;
+use crate::op;
+
+/// A socket whose I/O goes through the current worker's io_uring.
+#[derive(Debug, Clone)]
+pub struct Socket {
+    fd: SharedFd,
+}
+
+/// Wraps an op future in a public, opaque future type.
+macro_rules! op_future {
+    ($(#[$doc:meta])* $name:ident<$($g:ident: $b:path),*> => $inner:ty, $out:ty) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name<$($g: $b),*>(Op<$inner>);
+
+        impl<$($g: $b),*> Future for $name<$($g),*> {
+            type Output = $out;
+
+            fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<$out> {
+                Pin::new(&mut self.0).poll(cx)
+            }
+        }
+    };
+}
+
+op_future!(
+    /// A recv in flight; see [`Socket::recv`].
+    Recv<B: IoBufMut> => op::recv::Recv<B>, BufResult<usize, B>
+);
+op_future!(
+    /// A send in flight; see [`Socket::send`].
+    Send<B: IoBuf> => op::send::Send<B>, BufResult<usize, B>
+);
+op_future!(
+    /// A writev in flight; see [`Socket::writev`].
+    Writev<B: IoBuf> => op::writev::Writev<B>, BufResult<usize, Vec<B>>
+);
+op_future!(
+    /// A readiness poll in flight; see [`Socket::poll_events`].
+    PollEvents<> => op::poll_add::PollAdd, io::Result<u32>
+);
+op_future!(
+    /// A shutdown in flight; see [`Socket::shutdown`].
+    Shutdown<> => op::shutdown::Shutdown, io::Result<()>
+);
+op_future!(
+    /// A connect in flight; see [`Socket::connect`].
+    Connect<> => op::connect::Connect, io::Result<()>
+);
+op_future!(
+    /// An accept in flight; see [`Socket::accept`].
+    Accept<> => op::accept::Accept, io::Result<(OwnedFd, SockAddr)>
+);
+
+impl Socket {
+    /// Takes ownership of a socket fd. The fd may be blocking: io_uring does not block.
+    pub fn from_owned(fd: OwnedFd) -> Socket {
+        Socket {
+            fd: SharedFd::new(fd),
+        }
+    }
+
+    /// The shared fd (stays open while any op holds it).
+    pub fn shared_fd(&self) -> &SharedFd {
+        &self.fd
+    }
+
+    /// Receives up to `buf.bytes_total()` bytes into the start of `buf`.
+    ///
+    /// # Errors
+    ///
+    /// Submission fails outside a uring worker; the buffer comes back with the error.
+    pub fn recv<B: IoBufMut>(&self, buf: B) -> Result<Recv<B>, (io::Error, B)> {
+        op::recv::recv(&self.fd, buf).map(Recv)
+    }
+
+    /// Sends `buf`'s initialized bytes; may send fewer.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Socket::recv`].
+    pub fn send<B: IoBuf>(&self, buf: B) -> Result<Send<B>, (io::Error, B)> {
+        op::send::send(&self.fd, buf).map(Send)
+    }
+
+    /// Sends the initialized bytes of `bufs`, in order; may send fewer.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Socket::recv`].
+    pub fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> Result<Writev<B>, (io::Error, Vec<B>)> {
+        op::writev::writev(&self.fd, bufs).map(Writev)
+    }
+
+    /// Waits until the socket is ready for `events` (`libc::POLLIN`, `POLLOUT`...) and
+    /// returns the ready mask.
+    ///
+    /// # Errors
+    ///
+    /// Submission fails outside a uring worker.
+    pub fn poll_events(&self, events: u32) -> io::Result<PollEvents> {
+        op::poll_add::poll_add(&self.fd, events).map(PollEvents)
+    }
+
+    /// Shuts down the write half (`libc::SHUT_WR`), the read half or both.
+    ///
+    /// # Errors
+    ///
+    /// Submission fails outside a uring worker.
+    pub fn shutdown(&self, how: i32) -> io::Result<Shutdown> {
+        op::shutdown::shutdown(&self.fd, how).map(Shutdown)
+    }
+
+    /// Connects to `addr`.
+    ///
+    /// # Errors
+    ///
+    /// Submission fails outside a uring worker.
+    pub fn connect(&self, addr: SockAddr) -> io::Result<Connect> {
+        op::connect::connect(&self.fd, addr).map(Connect)
+    }
+
+    /// Accepts one connection on a listening socket.
+    ///
+    /// # Errors
+    ///
+    /// Submission fails outside a uring worker.
+    pub fn accept(&self) -> io::Result<Accept> {
+        op::accept::accept(&self.fd).map(Accept)
+    }
+
+    /// Starts a multishot accept: one completion per connection, until the kernel ends
+    /// it (an error, or a cancel). Dropping it cancels the accept, which releases the
+    /// port; connections accepted but not taken are closed.
+    ///
+    /// # Errors
+    ///
+    /// Submission fails outside a uring worker.
+    pub fn accept_multi(&self) -> io::Result<AcceptMulti> {
+        op::accept::accept_multi(&self.fd).map(AcceptMulti)
+    }
+}
+
+/// A multishot accept in flight; see [`Socket::accept_multi`].
+#[derive(Debug)]
+pub struct AcceptMulti(StreamOp<op::accept::AcceptMulti>);
+
+impl AcceptMulti {
+    /// The next accepted connection; `None` when the kernel ended the multishot (submit
+    /// a new one to go on).
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<OwnedFd>>> {
+        self.0
+            .poll_next(cx)
+            .map(|next| next.map(op::accept::accepted))
+    }
+}
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.raw()
+    }
+}
+
+/// Submits a NOP to the current worker's ring and waits for it: the cost of one ring
+/// round trip. For benchmarks and tests of the driver.
+///
+/// # Errors
+///
+/// Outside a uring worker.
+pub async fn nop() -> io::Result<()> {
+    op::nop::nop()?.await
+}

@@ -1,0 +1,99 @@
+//! Spawning: `spawn` places a `Send` task on a worker chosen round-robin (the cursor is
+//! per worker, so no state is shared on this path), `spawn_on` on a named worker,
+//! `spawn_local` on the current worker's `LocalSet`. `tokio::spawn` inside a worker also
+//! stays on that worker.
+
+use std::future::Future;
+
+use tokio::task::JoinHandle;
+
+use crate::context;
+
+/// Spawns a `Send` future on some worker of the current runtime (round-robin).
+///
+/// # Panics
+///
+/// When called outside a corio worker.
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let worker = context::expect_worker("corio::spawn");
+    let handles = &worker.shared.handles;
+    let target = worker.next.get() % handles.len();
+    worker.next.set(target + 1);
+    handles[target].spawn(future)
+}
+
+/// Spawns a `Send` future on worker `worker`.
+///
+/// # Panics
+///
+/// When called outside a corio worker, or when `worker >= corio::workers()`.
+pub fn spawn_on<F>(worker: usize, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let current = context::expect_worker("corio::spawn_on");
+    let handles = &current.shared.handles;
+    assert!(
+        worker < handles.len(),
+        "corio::spawn_on: worker {worker} does not exist (the runtime has {})",
+        handles.len()
+    );
+    handles[worker].spawn(future)
+}
+
+/// Spawns a `!Send` future on the current worker.
+///
+/// # Panics
+///
+/// When called outside a corio worker.
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    context::expect_worker("corio::spawn_local")
+        .local
+        .spawn_local(future)
+}
+
+/// Runs blocking code on the current worker's blocking pool.
+///
+/// # Panics
+///
+/// When called outside a tokio runtime.
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+}
+
+/// The id of the current worker, `0..workers()`.
+///
+/// # Panics
+///
+/// When called outside a corio worker.
+pub fn worker_id() -> usize {
+    context::expect_worker("corio::worker_id").id
+}
+
+/// The number of workers of the current runtime.
+///
+/// # Panics
+///
+/// When called outside a corio worker.
+pub fn workers() -> usize {
+    context::expect_worker("corio::workers").shared.handles.len()
+}
+
+/// True when the current runtime runs in sharded mode (listeners use `SO_REUSEPORT`);
+/// false outside a runtime.
+pub fn is_sharded() -> bool {
+    context::worker().is_some_and(|worker| worker.shared.sharded)
+}
