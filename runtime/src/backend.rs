@@ -127,6 +127,12 @@ pub fn probe() -> BackendInfo {
     })
 }
 
+/// True when this thread is a worker of the uring backend (it owns a ring): sockets
+/// created here use io_uring.
+pub fn uring_active() -> bool {
+    crate::context::has_ring()
+}
+
 /// The backend of the runtime this thread belongs to.
 ///
 /// # Panics

@@ -33,6 +33,11 @@ pub(crate) fn with_ring<R>(f: impl FnOnce(&mut Ring) -> R) -> Option<R> {
     RING.with(|ring| ring.borrow_mut().as_mut().map(f))
 }
 
+/// True when this thread has a ring (a worker of the uring backend).
+pub(crate) fn has_ring() -> bool {
+    RING.with(|ring| ring.borrow().is_some())
+}
+
 /// Installs (or with `None`, removes and returns) this thread's ring.
 pub(crate) fn set_ring(ring: Option<Ring>) -> Option<Ring> {
     RING.with(|slot| std::mem::replace(&mut *slot.borrow_mut(), ring))

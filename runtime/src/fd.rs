@@ -4,27 +4,33 @@
 //! naming it may still be waiting in the SQ or running in the kernel. Every op keeps a
 //! clone in its resources; the fd closes when the socket and every op have let go.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 /// A reference-counted owned file descriptor.
 #[derive(Debug, Clone)]
-pub struct SharedFd(Arc<OwnedFd>);
+pub(crate) struct SharedFd(Arc<OwnedFd>);
 
 impl SharedFd {
     /// Takes ownership of `fd`.
-    pub fn new(fd: OwnedFd) -> SharedFd {
+    pub(crate) fn new(fd: OwnedFd) -> SharedFd {
         SharedFd(Arc::new(fd))
     }
 
     /// The raw fd, valid while this handle lives.
-    pub fn raw(&self) -> RawFd {
+    pub(crate) fn raw(&self) -> RawFd {
         self.0.as_raw_fd()
     }
 
     /// The owned fd back, if no op holds it any more.
-    pub fn try_unwrap(self) -> Result<OwnedFd, SharedFd> {
+    pub(crate) fn try_unwrap(self) -> Result<OwnedFd, SharedFd> {
         Arc::try_unwrap(self.0).map_err(SharedFd)
+    }
+}
+
+impl AsFd for SharedFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
     }
 }
 

@@ -20,13 +20,12 @@ mod socket;
 mod spawn;
 mod worker;
 
-pub use backend::{backend, probe, Backend, BackendInfo, BackendKind, BACKEND_ENV};
+pub use backend::{backend, probe, uring_active, Backend, BackendInfo, BackendKind, BACKEND_ENV};
 pub use builder::{Builder, WORKERS_ENV};
 pub use error::Unavailable;
 pub use runtime::Runtime;
 pub use socket::{nop, Accept, AcceptMulti, Connect, PollEvents, Recv, Send, Shutdown, Socket, Writev};
-pub use fd::SharedFd;
-pub use spawn::{is_sharded, spawn, spawn_blocking, spawn_local, spawn_on, worker_id, workers};
+pub use spawn::{bind_sharded, is_sharded, spawn, spawn_blocking, spawn_local, spawn_on, worker_id, workers};
 
 #[doc(hidden)]
 pub mod __private;

@@ -2,9 +2,11 @@
 //! dropped first, then each ring drained, then its fds closed).
 
 use std::future::Future;
+use std::collections::HashMap;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -24,6 +26,9 @@ pub(crate) struct Shared {
     pub(crate) handles: Vec<Handle>,
     pub(crate) backend: BackendInfo,
     pub(crate) sharded: bool,
+    /// Sharded mode: the address each requested listen address resolved to, so that
+    /// port 0 means the same port on every worker.
+    pub(crate) bound: Mutex<HashMap<SocketAddr, SocketAddr>>,
 }
 
 #[derive(Debug)]
@@ -77,6 +82,7 @@ impl Runtime {
             handles,
             backend,
             sharded: builder.sharded,
+            bound: Mutex::new(HashMap::new()),
         });
         for tx in shared_txs {
             let _ = tx.send(shared.clone());

@@ -15,7 +15,7 @@
 
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -78,6 +78,14 @@ op_future!(
     Accept<> => op::accept::Accept, io::Result<(OwnedFd, SockAddr)>
 );
 
+impl<B: IoBuf> Send<B> {
+    /// Lets the send finish without waiting for it: the bytes still go out, and the
+    /// buffer is freed after the kernel is done. Dropping the future instead cancels it.
+    pub fn detach(self) {
+        self.0.detach();
+    }
+}
+
 impl Socket {
     /// Takes ownership of a socket fd. The fd may be blocking: io_uring does not block.
     pub fn from_owned(fd: OwnedFd) -> Socket {
@@ -86,9 +94,13 @@ impl Socket {
         }
     }
 
-    /// The shared fd (stays open while any op holds it).
-    pub fn shared_fd(&self) -> &SharedFd {
-        &self.fd
+    /// The owned fd back, when no op in flight holds it.
+    ///
+    /// # Errors
+    ///
+    /// The socket itself, while an op still holds the fd.
+    pub fn into_owned(self) -> Result<OwnedFd, Socket> {
+        self.fd.try_unwrap().map_err(|fd| Socket { fd })
     }
 
     /// Receives up to `buf.bytes_total()` bytes into the start of `buf`.
@@ -100,7 +112,7 @@ impl Socket {
         op::recv::recv(&self.fd, buf).map(Recv)
     }
 
-    /// Sends `buf`'s initialized bytes; may send fewer.
+    /// Sends all of `buf`'s initialized bytes (fewer only on a datagram socket).
     ///
     /// # Errors
     ///
@@ -184,6 +196,12 @@ impl AcceptMulti {
 impl AsRawFd for Socket {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.raw()
+    }
+}
+
+impl AsFd for Socket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 

@@ -4,6 +4,9 @@
 //! stays on that worker.
 
 use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::PoisonError;
 
 use tokio::task::JoinHandle;
 
@@ -96,4 +99,30 @@ pub fn workers() -> usize {
 /// false outside a runtime.
 pub fn is_sharded() -> bool {
     context::worker().is_some_and(|worker| worker.shared.sharded)
+}
+
+/// Binds a listener for `addr` in a way every worker of a sharded runtime agrees on:
+/// the first worker to bind `addr` picks the port (port 0 becomes a real port) and the
+/// others bind the address it got. `bind` binds the given address and returns the socket
+/// with its bound address. Outside sharded mode this just calls `bind(addr)`.
+///
+/// # Errors
+///
+/// Whatever `bind` returns.
+pub fn bind_sharded<T>(
+    addr: SocketAddr,
+    bind: impl FnOnce(SocketAddr) -> io::Result<(T, SocketAddr)>,
+) -> io::Result<T> {
+    let Some(worker) = context::worker().filter(|worker| worker.shared.sharded) else {
+        return bind(addr).map(|(socket, _)| socket);
+    };
+    let mut bound = worker
+        .shared
+        .bound
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let target = bound.get(&addr).copied().unwrap_or(addr);
+    let (socket, actual) = bind(target)?;
+    bound.insert(addr, actual);
+    Ok(socket)
 }

@@ -8,7 +8,7 @@
 //! |--------------|------------------------------|-----------------------------------|-------------|
 //! | `Submitted`  | the `Op` future              | `Op` polled                       | `Waiting`   |
 //! |              |                              | final CQE                         | `Completed` |
-//! |              |                              | `Op` dropped                      | `Cancelled` |
+//! |              |                              | `Op` dropped (or detached)        | `Cancelled` |
 //! | `Waiting`    | the `Op` future              | final CQE (waker woken)           | `Completed` |
 //! |              |                              | `Op` dropped                      | `Cancelled` |
 //! | `Completed`  | the `Op` future              | `Op` polled: result taken, slot freed by the poll | (free) |
@@ -17,6 +17,9 @@
 //! | `Streaming`  | the `Op` future              | CQE with `F_MORE`: queued, waker woken | `Streaming` |
 //! |              |                              | final CQE: queued, `finished` set | `Streaming` |
 //! |              |                              | `Op` dropped before `finished`    | `Cancelled` |
+//!
+//! A detached op (a send already reported to the user as written) moves to `Cancelled`
+//! without an `AsyncCancel`: the kernel finishes it, then its resources are dropped.
 //!
 //! Rules: a slot is freed only after its final CQE (one without `IORING_CQE_F_MORE`) has
 //! been seen; dropping an op never blocks (it pushes an `AsyncCancel` and leaves the

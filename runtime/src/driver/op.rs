@@ -65,14 +65,21 @@ impl Slot {
         }
     }
 
-    /// Gives `orphan` to the owning ring, wherever this runs.
-    fn release(&self, orphan: Box<dyn Orphan + Send>) {
+    /// Gives `orphan` to the owning ring, wherever this runs; `cancel` says whether the
+    /// kernel should stop the op or let it finish.
+    fn release(&self, orphan: Box<dyn Orphan + Send>, cancel: bool) {
         let local = context::with_ring(|ring| ring.id() == self.ring).unwrap_or(false);
         if local {
-            context::with_ring(|ring| ring.orphan(self.index, orphan));
+            context::with_ring(|ring| {
+                if cancel {
+                    ring.orphan(self.index, orphan);
+                } else {
+                    ring.detach(self.index, orphan);
+                }
+            });
             context::wake_ready();
         } else if let Some(remote) = Remote::find(self.ring) {
-            remote.send_orphan(self.index, orphan);
+            remote.send_orphan(self.index, orphan, cancel);
         }
         // Otherwise the ring has drained and closed: the kernel let go; `orphan` drops.
     }
@@ -131,10 +138,20 @@ impl<T: Completable> Future for Op<T> {
     }
 }
 
+impl<T: Completable> Op<T> {
+    /// Lets the op finish in the kernel without waiting for it; its resources are
+    /// dropped after its final CQE. For sends already reported as written.
+    pub(crate) fn detach(mut self) {
+        if let Some(data) = self.data.take() {
+            self.slot.release(Box::new(data), false);
+        }
+    }
+}
+
 impl<T: Completable> Drop for Op<T> {
     fn drop(&mut self) {
         if let Some(data) = self.data.take() {
-            self.slot.release(Box::new(data));
+            self.slot.release(Box::new(data), true);
         }
     }
 }
@@ -184,7 +201,7 @@ impl<T: Orphan + Send + 'static> StreamOp<T> {
 impl<T: Orphan + Send + 'static> Drop for StreamOp<T> {
     fn drop(&mut self) {
         if let Some(data) = self.data.take() {
-            self.slot.release(Box::new(data));
+            self.slot.release(Box::new(data), true);
         }
     }
 }

@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::{Orphan, Ring};
 
-/// An orphan sent from another thread: the slot index and the op's resources.
-type RemoteOrphan = (usize, Box<dyn Orphan + Send>);
+/// An orphan sent from another thread: the slot index, the op's resources and whether
+/// to cancel the op (or let it finish).
+type RemoteOrphan = (usize, Box<dyn Orphan + Send>, bool);
 
 /// The cross-thread handle of one ring.
 pub(crate) struct Remote {
@@ -66,12 +67,12 @@ impl Remote {
     /// Hands a dropped op's resources to the owning ring and wakes it. When the ring
     /// has already drained and closed, the resources are dropped here: the kernel has
     /// let go of them.
-    pub(crate) fn send_orphan(&self, index: usize, orphan: Box<dyn Orphan + Send>) {
+    pub(crate) fn send_orphan(&self, index: usize, orphan: Box<dyn Orphan + Send>, cancel: bool) {
         let mut queue = self.orphans.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(queue) = queue.as_mut() else {
             return;
         };
-        queue.push((index, orphan));
+        queue.push((index, orphan, cancel));
         self.pending.store(true, Ordering::Release);
         self.signal();
     }
@@ -119,8 +120,12 @@ impl std::fmt::Debug for Remote {
 impl Ring {
     /// Adopts ops that were dropped on other threads.
     pub(super) fn adopt_remote_orphans(&mut self) {
-        for (index, orphan) in self.remote.take() {
-            self.orphan(index, orphan);
+        for (index, orphan, cancel) in self.remote.take() {
+            if cancel {
+                self.orphan(index, orphan);
+            } else {
+                self.detach(index, orphan);
+            }
         }
     }
 }

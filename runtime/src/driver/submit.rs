@@ -80,7 +80,21 @@ impl Ring {
 
     /// Takes the resources of an op dropped before its final CQE: frees the slot when
     /// the kernel is already done, or keeps them and asks the kernel to cancel.
-    pub(crate) fn orphan(&mut self, index: usize, mut orphan: Box<dyn Orphan + Send>) {
+    pub(crate) fn orphan(&mut self, index: usize, orphan: Box<dyn Orphan + Send>) {
+        if self.adopt(index, orphan) {
+            self.cancel(index);
+        }
+    }
+
+    /// Takes the resources of an op whose future let go but whose work must finish (a
+    /// send reported as written): no cancel; the slot is freed by its final CQE.
+    pub(crate) fn detach(&mut self, index: usize, orphan: Box<dyn Orphan + Send>) {
+        self.adopt(index, orphan);
+    }
+
+    /// Moves `orphan` into the slot; false when the kernel was already done with it
+    /// (the slot is then free).
+    fn adopt(&mut self, index: usize, mut orphan: Box<dyn Orphan + Send>) -> bool {
         let slot = &mut self.ops[index];
         if let Lifecycle::Streaming { queue, .. } = slot {
             queue.drain(..).for_each(|c| orphan.discard(c));
@@ -89,10 +103,10 @@ impl Ring {
             if let Lifecycle::Completed(completion) = self.ops.remove(index) {
                 orphan.discard(completion);
             }
-            return;
+            return false;
         }
         *slot = Lifecycle::Cancelled(orphan);
-        self.cancel(index);
+        true
     }
 
     /// Asks the kernel to cancel the op in slot `index`; its CQE will still arrive.

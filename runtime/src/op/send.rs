@@ -1,6 +1,7 @@
-//! `IORING_OP_SEND` (send(2) with `MSG_NOSIGNAL`): sends the initialized bytes of an owned
-//! buffer. Resources kept alive: the buffer and the fd. Result: bytes sent (may be fewer
-//! than asked), or `-errno` (`EPIPE`, `ECONNRESET`). Cancellation: a send that already
+//! `IORING_OP_SEND` (send(2) with `MSG_NOSIGNAL | MSG_WAITALL`): sends all initialized
+//! bytes of an owned buffer; with `MSG_WAITALL` the kernel retries partial sends on a
+//! stream socket itself. Resources kept alive: the buffer and the fd. Result: bytes sent,
+//! or `-errno` (`EPIPE`, `ECONNRESET`). Cancellation: a send that already
 //! queued bytes completes with their count. Kernel 5.6. The epoll backend writes through
 //! tokio's `TcpStream` instead.
 
@@ -34,11 +35,11 @@ impl<B: IoBuf> Completable for Send<B> {
     }
 }
 
-/// Submits a send of `buf`'s initialized bytes.
+/// Submits a send of all of `buf`'s initialized bytes.
 pub(crate) fn send<B: IoBuf>(fd: &SharedFd, buf: B) -> Result<Op<Send<B>>, (io::Error, B)> {
     let len = u32::try_from(buf.bytes_init()).unwrap_or(u32::MAX);
     let sqe = opcode::Send::new(types::Fd(fd.raw()), buf.stable_ptr(), len)
-        .flags(libc::MSG_NOSIGNAL)
+        .flags(libc::MSG_NOSIGNAL | libc::MSG_WAITALL)
         .build();
     let data = Send {
         _fd: fd.clone(),

@@ -1,0 +1,44 @@
+//! Address resolution and socket creation shared by the socket types.
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::ToSocketAddrs;
+
+/// Resolves `addr` like tokio does (numeric addresses without a lookup).
+pub(crate) async fn resolve<A: ToSocketAddrs>(addr: A) -> io::Result<Vec<SocketAddr>> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr).await?.collect();
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any address",
+        ));
+    }
+    Ok(addrs)
+}
+
+/// Runs `f` on each address in turn; returns the first success or the last error.
+pub(crate) async fn each_addr<A, T, F, Fut>(addr: A, mut f: F) -> io::Result<T>
+where
+    A: ToSocketAddrs,
+    F: FnMut(SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = io::Result<T>>,
+{
+    let mut last = None;
+    for addr in resolve(addr).await? {
+        match f(addr).await {
+            Ok(value) => return Ok(value),
+            Err(err) => last = Some(err),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no address to try")))
+}
+
+/// A new close-on-exec TCP socket for `addr`'s family; blocking on the uring backend
+/// (io_uring never blocks on it), non-blocking for tokio.
+pub(crate) fn tcp_socket(addr: &SocketAddr, nonblocking: bool) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(*addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(nonblocking)?;
+    Ok(socket)
+}
