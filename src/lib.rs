@@ -46,6 +46,11 @@ pub mod net {
     pub use corio_compat::net::*;
 }
 
+/// Runtime figures, cheap enough to read on any path.
+pub mod metrics {
+    pub use corio_runtime::ring_ops_in_flight;
+}
+
 /// Timers: tokio's, which work unchanged inside corio workers.
 pub mod time {
     pub use tokio::time::*;

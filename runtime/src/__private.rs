@@ -1,4 +1,5 @@
-//! Support for the code `corio-macros` generates. Not a public API.
+//! Support for the code `corio-macros` generates and for corio's own tests. Not a
+//! public API.
 
 use crate::{Backend, Builder, Runtime};
 
@@ -9,11 +10,13 @@ pub const REQUIRE_URING_ENV: &str = "CORIO_REQUIRE_URING";
 /// without io_uring (the reason is printed). With `CORIO_REQUIRE_URING=1` that is a panic
 /// instead, so CI cannot pass by testing half the product.
 pub fn test_runtime(backend: Backend, workers: Option<usize>) -> Option<Runtime> {
-    let builder = Builder::new()
-        .backend(backend)
-        .workers(workers.unwrap_or(1))
-        .ignore_env();
-    match builder.build() {
+    test_runtime_with(backend, Builder::new().workers(workers.unwrap_or(1)))
+}
+
+/// As [`test_runtime`], from a configured builder; `CORIO_BACKEND` and `CORIO_WORKERS`
+/// are ignored so each half runs the backend it names.
+pub fn test_runtime_with(backend: Backend, builder: Builder) -> Option<Runtime> {
+    match builder.backend(backend).ignore_env().build() {
         Ok(rt) => Some(rt),
         Err(err) if backend == Backend::Uring && !uring_required() => {
             eprintln!("skipping the io_uring half of this test: {err}");

@@ -133,6 +133,12 @@ pub fn uring_active() -> bool {
     crate::context::has_ring()
 }
 
+/// Ops in flight (or completed and not yet taken) on this worker's ring; `None` on a
+/// thread without a ring. Cheap: for tests, metrics and leak checks.
+pub fn ring_ops_in_flight() -> Option<usize> {
+    crate::context::with_ring(|ring| ring.in_flight())
+}
+
 /// The backend of the runtime this thread belongs to.
 ///
 /// # Panics

@@ -20,7 +20,7 @@ mod socket;
 mod spawn;
 mod worker;
 
-pub use backend::{backend, probe, uring_active, Backend, BackendInfo, BackendKind, BACKEND_ENV};
+pub use backend::{backend, probe, ring_ops_in_flight, uring_active, Backend, BackendInfo, BackendKind, BACKEND_ENV};
 pub use builder::{Builder, WORKERS_ENV};
 pub use error::Unavailable;
 pub use runtime::Runtime;
