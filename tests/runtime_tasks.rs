@@ -150,3 +150,29 @@ fn a_panicking_main_future_panics_the_caller() {
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom in worker"));
     assert_eq!(rt.block_on(async { 3 }), 3, "the runtime survives");
 }
+
+#[corio::test(backend = "both")]
+async fn io_completes_while_another_task_spins_on_yield_now() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = done.clone();
+    let io = tokio::spawn(async move {
+        let mut client = corio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        client.write_all(b"x").await.unwrap();
+        let mut byte = [0u8; 1];
+        server.read_exact(&mut byte).await.unwrap();
+        flag.store(true, Ordering::Release);
+    });
+    // This task never lets the worker park: the ring must still be driven.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done.load(Ordering::Acquire) {
+        assert!(Instant::now() < deadline, "I/O starved by a yielding task");
+        tokio::task::yield_now().await;
+    }
+    io.await.unwrap();
+}

@@ -24,7 +24,10 @@ pub use backend::{backend, probe, ring_ops_in_flight, uring_active, Backend, Bac
 pub use builder::{Builder, WORKERS_ENV};
 pub use error::Unavailable;
 pub use runtime::Runtime;
-pub use socket::{nop, Accept, AcceptMulti, Connect, PollEvents, Recv, Send, Shutdown, Socket, Writev};
+pub use socket::{
+    nop, Accept, AcceptMulti, Connect, PollEvents, Recv, RecvMsg, Send, SendMsg, Shutdown, Socket,
+    Writev,
+};
 pub use spawn::{bind_sharded, is_sharded, spawn, spawn_blocking, spawn_local, spawn_on, worker_id, workers};
 
 #[doc(hidden)]

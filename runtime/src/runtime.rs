@@ -168,9 +168,7 @@ impl Runtime {
         }
         drop(tx);
         for result in rx {
-            if let Err(err) = unwrap_join(result) {
-                return Err(err);
-            }
+            unwrap_join(result)?;
         }
         Ok(())
     }

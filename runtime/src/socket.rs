@@ -1,6 +1,8 @@
 //! `Socket`: the native owned-buffer socket of the uring backend, for TCP and Unix
-//! streams and listeners alike. Each method submits one op to the current worker's ring
-//! and returns its future; the public socket types of `corio::net` build on it.
+//! streams, listeners and datagram sockets alike. Each method submits one op to the
+//! current worker's ring and returns its future; the public socket types of `corio::net`
+//! build on it. The `try_*` methods are the exception: plain `MSG_DONTWAIT` syscalls for
+//! tokio's readiness API, which never touch the ring.
 //!
 //! # Buffer ownership
 //!
@@ -60,6 +62,14 @@ op_future!(
 op_future!(
     /// A writev in flight; see [`Socket::writev`].
     Writev<B: IoBuf> => op::writev::Writev<B>, BufResult<usize, Vec<B>>
+);
+op_future!(
+    /// A datagram receive in flight; see [`Socket::recv_from`].
+    RecvMsg<B: IoBufMut> => op::recvmsg::RecvMsg<B>, BufResult<(usize, SockAddr), B>
+);
+op_future!(
+    /// A datagram send in flight; see [`Socket::send_to`].
+    SendMsg<B: IoBuf> => op::sendmsg::SendMsg<B>, BufResult<usize, B>
 );
 op_future!(
     /// A readiness poll in flight; see [`Socket::poll_events`].
@@ -128,6 +138,77 @@ impl Socket {
     /// As for [`Socket::recv`].
     pub fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> Result<Writev<B>, (io::Error, Vec<B>)> {
         op::writev::writev(&self.fd, bufs).map(Writev)
+    }
+
+    /// Receives one datagram of up to `buf.bytes_total()` bytes into the start of `buf`,
+    /// with its sender's address (unnamed, of length 0, for an unbound Unix socket).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Socket::recv`].
+    pub fn recv_from<B: IoBufMut>(&self, buf: B) -> Result<RecvMsg<B>, (io::Error, B)> {
+        op::recvmsg::recvmsg(&self.fd, buf).map(RecvMsg)
+    }
+
+    /// Sends `buf`'s initialized bytes as one datagram to `addr`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Socket::recv`].
+    pub fn send_to<B: IoBuf>(&self, buf: B, addr: SockAddr) -> Result<SendMsg<B>, (io::Error, B)> {
+        op::sendmsg::sendmsg(&self.fd, buf, addr).map(SendMsg)
+    }
+
+    /// Receives into `buf` now, without the ring and without waiting (`MSG_DONTWAIT`,
+    /// plus `flags` such as `libc::MSG_PEEK`).
+    ///
+    /// Do not call it while a [`Socket::recv`] is in flight on a stream socket: the
+    /// bytes it returns could overtake bytes that recv already took.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when nothing is queued; otherwise as recv(2).
+    pub fn try_recv(&self, buf: &mut [u8], flags: i32) -> io::Result<usize> {
+        op::dontwait::recv(&self.fd, buf, flags)
+    }
+
+    /// Like [`Socket::try_recv`], filling `bufs` in order.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Socket::try_recv`].
+    pub fn try_recv_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        op::dontwait::recv_vectored(&self.fd, bufs)
+    }
+
+    /// Receives one datagram now, with its sender's address, without waiting
+    /// (`MSG_DONTWAIT`, plus `flags` such as `libc::MSG_PEEK`).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Socket::try_recv`].
+    pub fn try_recv_from(&self, buf: &mut [u8], flags: i32) -> io::Result<(usize, SockAddr)> {
+        op::dontwait::recv_from(&self.fd, buf, flags)
+    }
+
+    /// Sends `bufs` in order now, without the ring and without waiting; may send fewer
+    /// bytes. Do not call it while a [`Socket::send`] is in flight on a stream socket.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when the send buffer is full; otherwise as send(2) (`EPIPE` shows as
+    /// `BrokenPipe`: no `SIGPIPE` is raised).
+    pub fn try_send(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        op::dontwait::send(&self.fd, bufs)
+    }
+
+    /// Sends `buf` as one datagram to `addr` now, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Socket::try_send`].
+    pub fn try_send_to(&self, buf: &[u8], addr: &SockAddr) -> io::Result<usize> {
+        op::dontwait::send_to(&self.fd, buf, addr)
     }
 
     /// Waits until the socket is ready for `events` (`libc::POLLIN`, `POLLOUT`...) and

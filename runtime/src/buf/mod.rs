@@ -4,6 +4,10 @@
 //! ([`BufResult`]), so the caller cannot touch memory the kernel is using; a dropped op
 //! keeps its buffer in the ring's slab until the kernel lets go.
 
+mod view;
+
+pub use view::{as_slice, fill};
+
 /// The result of an owned-buffer op: the outcome and the buffer, always returned.
 pub type BufResult<T, B> = (std::io::Result<T>, B);
 

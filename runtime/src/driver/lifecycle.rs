@@ -151,7 +151,8 @@ mod tests {
     use std::sync::Arc;
     use std::task::Wake;
 
-    const MORE: u32 = io_uring::sys::IORING_CQE_F_MORE;
+    /// `IORING_CQE_F_MORE`, from io_uring.h.
+    const MORE: u32 = 1 << 1;
 
     struct CountWake(AtomicUsize);
     impl Wake for CountWake {
@@ -195,6 +196,7 @@ mod tests {
 
     #[test]
     fn streaming_queues_until_final() {
+        assert!(cqe(0, MORE).has_more());
         let mut slot = Lifecycle::new(true);
         slot.complete(cqe(1, MORE));
         assert!(!slot.is_finished());

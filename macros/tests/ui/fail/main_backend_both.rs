@@ -1,0 +1,2 @@
+#[corio::main(backend = "both")]
+async fn main() {}

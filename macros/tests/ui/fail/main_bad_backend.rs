@@ -1,0 +1,2 @@
+#[corio::main(backend = "io_uring")]
+async fn main() {}

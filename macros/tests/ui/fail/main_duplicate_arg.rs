@@ -1,0 +1,2 @@
+#[corio::main(workers = 2, workers = 4)]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[corio::main(sharded = true)]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[corio::main(workers = 0)]
+async fn main() {}
