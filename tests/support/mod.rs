@@ -25,5 +25,11 @@ pub(crate) fn parse_cpu_list(list: &str) -> Vec<usize> {
 
 /// Open file descriptors of this process.
 pub(crate) fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("read /proc/self/fd").count()
+    std::fs::read_dir("/proc/self/fd")
+        .expect("read /proc/self/fd")
+        .count()
 }
+
+pub(crate) mod hello_service;
+pub(crate) mod http;
+pub(crate) mod net;
