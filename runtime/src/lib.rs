@@ -8,19 +8,23 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod backend;
+pub mod buf;
 mod builder;
 mod context;
 mod driver;
 mod error;
 mod fd;
 mod op;
-pub mod buf;
 mod runtime;
 mod socket;
 mod spawn;
+mod trace;
 mod worker;
 
-pub use backend::{backend, probe, ring_ops_in_flight, uring_active, Backend, BackendInfo, BackendKind, BACKEND_ENV};
+pub use backend::{
+    backend, probe, ring_ops_in_flight, uring_active, Backend, BackendInfo, BackendKind,
+    BACKEND_ENV,
+};
 pub use builder::{Builder, WORKERS_ENV};
 pub use error::Unavailable;
 pub use runtime::Runtime;
@@ -28,7 +32,9 @@ pub use socket::{
     nop, Accept, AcceptMulti, Connect, PollEvents, Recv, RecvMsg, Send, SendMsg, Shutdown, Socket,
     Writev,
 };
-pub use spawn::{bind_sharded, is_sharded, spawn, spawn_blocking, spawn_local, spawn_on, worker_id, workers};
+pub use spawn::{
+    bind_sharded, is_sharded, spawn, spawn_blocking, spawn_local, spawn_on, worker_id, workers,
+};
 
 #[doc(hidden)]
 pub mod __private;

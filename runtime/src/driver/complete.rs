@@ -27,6 +27,13 @@ impl Ring {
                 result: cqe.result(),
                 flags: cqe.flags(),
             };
+            crate::trace::trace_op!(
+                ring = self.remote.id(),
+                index,
+                result = completion.result,
+                flags = completion.flags,
+                "cqe"
+            );
             let Some(slot) = self.ops.get_mut(index) else {
                 unreachable!("CQE for free slot {index}");
             };

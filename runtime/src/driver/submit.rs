@@ -30,6 +30,7 @@ impl Ring {
             self.ops.remove(index);
             return Err(err);
         }
+        crate::trace::trace_op!(ring = self.remote.id(), index, opcode = sqe.get_opcode(), "push");
         self.notify_driver();
         Ok(index)
     }
@@ -64,7 +65,10 @@ impl Ring {
         let mut busy = 0;
         loop {
             match self.uring.submit() {
-                Ok(_) => return Ok(()),
+                Ok(submitted) => {
+                    crate::trace::trace_op!(ring = self.remote.id(), submitted, "submit");
+                    return Ok(());
+                }
                 Err(err) if err.raw_os_error() == Some(libc::EINTR) => {}
                 Err(err)
                     if matches!(err.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN))

@@ -49,7 +49,11 @@ pub(crate) fn recv_vectored(fd: &SharedFd, bufs: &mut [IoSliceMut<'_>]) -> io::R
 }
 
 /// recvfrom(2) of one datagram into `buf` with `MSG_DONTWAIT | flags`.
-pub(crate) fn recv_from(fd: &SharedFd, buf: &mut [u8], flags: i32) -> io::Result<(usize, SockAddr)> {
+pub(crate) fn recv_from(
+    fd: &SharedFd,
+    buf: &mut [u8],
+    flags: i32,
+) -> io::Result<(usize, SockAddr)> {
     // SAFETY: recvfrom(2) only copies received (initialized) bytes into the view.
     let view = unsafe { uninit(buf) };
     SockRef::from(fd).recv_from_with_flags(view, RECV_FLAGS | flags)
