@@ -1,0 +1,51 @@
+//! `corio-ab`: the A/B benchmark of corio's io_uring and epoll backends
+//! against plain tokio.
+//!
+//! The parent process orchestrates; it re-executes itself as its two kinds
+//! of children: `corio-ab serve` (the bundled hyper hello / echo server, see
+//! [`serve`]) and `corio-ab load` (the load generator, see [`load`]), each
+//! pinned to its own CPUs. A user's server binary replaces `serve`.
+//!
+//! ```text
+//! corio-ab (parent: plan, interleaved runs, /proc + perf snapshots, table, JSON, SVG)
+//! ├── server child  (pinned to --server-cpus; CORIO_BACKEND / CORIO_WORKERS set per row)
+//! └── load child    (pinned to --load-cpus; JSON lines on stdout)
+//! ```
+
+mod affinity;
+mod bench;
+mod child;
+mod cli;
+mod load;
+mod perf;
+mod plan;
+mod procfs;
+mod progress;
+mod protocol;
+mod report;
+mod results;
+mod run;
+mod serve;
+mod stats;
+mod svg;
+mod units;
+mod variant;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Some(Command::Serve(args)) => serve::main(args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Load(args)) => load::main(args).map(|()| ExitCode::SUCCESS),
+        None => bench::main(&cli.bench),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("corio-ab: error: {e}");
+        ExitCode::from(2)
+    })
+}

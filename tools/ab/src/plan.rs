@@ -1,0 +1,181 @@
+//! The benchmark plan: the command line checked and resolved into what each
+//! run needs (rows, CPUs, worker count, server command, load spec).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use crate::affinity::CpuList;
+use crate::cli::{BenchArgs, Mode};
+use crate::protocol::{LoadSpec, ProtoSpec};
+use crate::units::group_thousands;
+use crate::variant::Variant;
+
+/// Placeholder replaced by the port in the user's server command.
+pub(crate) const PORT_PLACEHOLDER: &str = "{port}";
+
+/// A checked benchmark plan.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    /// Rows, in run order.
+    pub(crate) variants: Vec<Variant>,
+    /// Rounds over the rows.
+    pub(crate) reps: u32,
+    /// CPUs of the server.
+    pub(crate) server_cpus: CpuList,
+    /// CPUs of the load generator.
+    pub(crate) load_cpus: CpuList,
+    /// Server workers (CORIO_WORKERS, tokio-mt workers).
+    pub(crate) workers: u32,
+    /// The user's server command, or `None` for the bundled server.
+    pub(crate) server_cmd: Option<Vec<String>>,
+    /// Protocol of the bundled server.
+    pub(crate) mode: Mode,
+    /// How long a server may take to listen.
+    pub(crate) ready_timeout: Duration,
+    /// The load, with a placeholder address.
+    pub(crate) load: LoadSpec,
+    /// Warnings to print before the table.
+    pub(crate) notes: Vec<String>,
+}
+
+impl Plan {
+    /// Checks `args` against each other and the machine.
+    ///
+    /// # Errors
+    /// A message naming the offending option.
+    pub(crate) fn new(args: &BenchArgs) -> Result<Plan, String> {
+        let usable = CpuList::usable();
+        let (default_server, default_load) = usable.split();
+        let server_cpus = args.server_cpus.clone().unwrap_or(default_server);
+        let load_cpus = args.load_cpus.clone().unwrap_or(default_load);
+        for (flag, cpus) in [("--server-cpus", &server_cpus), ("--load-cpus", &load_cpus)] {
+            if !cpus.is_subset_of(&usable) {
+                return Err(format!(
+                    "{flag} {cpus}: this process may only use CPUs {usable}"
+                ));
+            }
+        }
+        let mut notes = Vec::new();
+        if server_cpus.overlaps(&load_cpus) {
+            notes.push(format!(
+                "server CPUs ({server_cpus}) and load CPUs ({load_cpus}) overlap: they compete"
+            ));
+        }
+        let server_cmd = (!args.server.is_empty()).then(|| args.server.clone());
+        let variants = variants(args, server_cmd.is_some())?;
+        if let Some(cmd) = &server_cmd {
+            if !cmd.iter().any(|a| a.contains(PORT_PLACEHOLDER)) {
+                notes.push(format!(
+                    "no {PORT_PLACEHOLDER} in the server command: it must listen on $PORT"
+                ));
+            }
+        }
+        if let Some(limit) = open_files_limit() {
+            if u64::from(args.connections) + 64 > limit {
+                return Err(format!(
+                    "--connections {} needs more file descriptors than `ulimit -n` ({limit}) allows",
+                    args.connections
+                ));
+            }
+        }
+        if args.body.is_some() && args.mode == Mode::Echo {
+            return Err("--body is for --mode http; echo messages are sized with --size".into());
+        }
+        Ok(Plan {
+            variants,
+            reps: args.reps,
+            workers: args.workers.unwrap_or(server_cpus.len() as u32),
+            server_cpus,
+            load_cpus,
+            server_cmd,
+            mode: args.mode,
+            ready_timeout: Duration::from_secs_f64(args.ready_timeout),
+            load: load_spec(args),
+            notes,
+        })
+    }
+
+    /// The load spec for a server on `port`.
+    pub(crate) fn load_for(&self, port: u16) -> LoadSpec {
+        LoadSpec {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            ..self.load.clone()
+        }
+    }
+
+    /// Describes the load shape in a few words.
+    pub(crate) fn shape(&self) -> String {
+        let l = &self.load;
+        let what = match &l.proto {
+            ProtoSpec::Http { path, body: 0, .. } => format!("HTTP/1.1 GET {path}"),
+            ProtoSpec::Http { path, body, .. } => format!("HTTP/1.1 POST {path} ({body} B body)"),
+            ProtoSpec::Echo { size } => format!("TCP echo, {size} B messages"),
+        };
+        let shape = match l.rate {
+            Some(r) => format!("open loop at {} req/s", group_thousands(r)),
+            None => "closed loop".to_string(),
+        };
+        let window = match l.requests {
+            Some(n) => format!("{n} responses (max {} s)", l.duration_secs),
+            None => format!("{} s", l.duration_secs),
+        };
+        let reps = match self.reps {
+            1 => "1 rep".to_string(),
+            n => format!("{n} reps interleaved"),
+        };
+        format!(
+            "{what}, {shape}, {} connections, pipeline {}, {window} after {} s warm-up, {reps}",
+            l.connections, l.pipeline, l.warmup_secs
+        )
+    }
+}
+
+fn variants(args: &BenchArgs, user_server: bool) -> Result<Vec<Variant>, String> {
+    if args.variants.is_empty() {
+        return Ok(Variant::defaults(user_server));
+    }
+    let mut list = args.variants.clone();
+    let mut seen = std::collections::HashSet::new();
+    list.retain(|v| seen.insert(*v));
+    if user_server {
+        if let Some(v) = list.iter().find(|v| v.corio_backend().is_none()) {
+            return Err(format!(
+                "--variants {v}: the tokio rows run the bundled server; with a server \
+                 command use corio-uring and/or corio-epoll"
+            ));
+        }
+    }
+    Ok(list)
+}
+
+/// The soft RLIMIT_NOFILE, from /proc/self/limits.
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+fn load_spec(args: &BenchArgs) -> LoadSpec {
+    let proto = match args.mode {
+        Mode::Http => ProtoSpec::Http {
+            path: args.url.clone(),
+            body: args.body.unwrap_or(0),
+            expect_status: args.expect_status,
+            expect_len: args.expect_len,
+        },
+        Mode::Echo => ProtoSpec::Echo {
+            size: args.size as usize,
+        },
+    };
+    LoadSpec {
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        connections: args.connections,
+        warmup_secs: args.warmup,
+        duration_secs: args.duration,
+        requests: args.requests,
+        pipeline: args.pipeline,
+        rate: args.rate,
+        timeout_secs: args.timeout,
+        proto,
+    }
+}

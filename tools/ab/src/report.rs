@@ -1,0 +1,296 @@
+//! The printed report (machine description, one table row per runtime,
+//! footnotes) and the `--json` file with every run's raw figures.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::plan::Plan;
+use crate::procfs;
+use crate::results::{RowSummary, RunRecord, PERCENTILES};
+use crate::stats::Spread;
+use crate::units::{group_thousands, latency, mib, sig3};
+
+/// The machine and pinning, printed above the table.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Machine {
+    /// Kernel release.
+    pub(crate) kernel: String,
+    /// CPU model name.
+    pub(crate) cpu_model: String,
+    /// Usable CPUs.
+    pub(crate) cpus: usize,
+    /// CPUs of the server.
+    pub(crate) server_cpus: String,
+    /// CPUs of the load generator.
+    pub(crate) load_cpus: String,
+    /// Server workers.
+    pub(crate) workers: u32,
+}
+
+impl Machine {
+    /// Describes this machine for `plan`.
+    pub(crate) fn describe(plan: &Plan) -> Machine {
+        Machine {
+            kernel: procfs::kernel_release(),
+            cpu_model: procfs::cpu_model(),
+            cpus: crate::affinity::CpuList::usable().len(),
+            server_cpus: plan.server_cpus.to_string(),
+            load_cpus: plan.load_cpus.to_string(),
+            workers: plan.workers,
+        }
+    }
+
+    /// One line: kernel, CPUs, pinning.
+    pub(crate) fn line(&self) -> String {
+        format!(
+            "Linux {}, {} CPUs ({}), server on CPU {} with {} worker(s), load on CPU {}",
+            self.kernel, self.cpus, self.cpu_model, self.server_cpus, self.workers, self.load_cpus
+        )
+    }
+}
+
+/// Column headers of the table.
+const HEADERS: [&str; 12] = [
+    "runtime",
+    "req/s",
+    "(min-max)",
+    "p50",
+    "p90",
+    "p99",
+    "p99.9",
+    "errors",
+    "CPU µs/req",
+    "(min-max)",
+    "srv cores",
+    "peak RSS",
+];
+const SYSCALL_HEADER: &str = "syscalls/req";
+
+/// The whole printed report.
+pub(crate) fn table(plan: &Plan, machine: &Machine, rows: &[RowSummary]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\ncorio-ab: {}", plan.shape());
+    let _ = writeln!(out, "machine:  {}\n", machine.line());
+    let mut notes: Vec<String> = plan.notes.clone();
+    let mut header: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
+    header.push(SYSCALL_HEADER.to_string());
+    // Column 0 is as wide as the longest name, failed rows included.
+    let longest = rows
+        .iter()
+        .map(|r| r.variant.name().len())
+        .max()
+        .unwrap_or(0);
+    header[0] = format!("{:<longest$}", header[0]);
+    let mut cells = vec![header];
+    // Rows in plan order: an index into `cells`, or a failure line.
+    let mut order: Vec<Result<usize, &RowSummary>> = Vec::new();
+    for row in rows {
+        match row.ok_runs {
+            0 => order.push(Err(row)),
+            _ => {
+                cells.push(row_cells(row, &mut notes));
+                order.push(Ok(cells.len() - 1));
+            }
+        }
+    }
+    let lines = render(&cells);
+    let name_width = cells
+        .iter()
+        .map(|r| r[0].chars().count())
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(out, "{}", lines[0]);
+    for item in order {
+        match item {
+            Ok(i) => {
+                let _ = writeln!(out, "{}", lines[i]);
+            }
+            Err(row) => {
+                let reason = row.failure.as_deref().unwrap_or("no run finished");
+                let _ = writeln!(out, "{:<name_width$}  FAILED: {reason}", row.variant.name());
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nreq/s and CPU µs/req: median of the reps (min-max); latency: median of the reps' percentiles;\n\
+         CPU µs/req: server CPU time of all its threads / good responses (lower is better; on a small\n\
+         machine it ranks servers more reliably than req/s); srv cores: server CPU time / window."
+    );
+    notes.extend(load_note(plan, rows));
+    notes.extend(background_note(rows));
+    for (i, note) in notes.iter().enumerate() {
+        let _ = writeln!(out, "[{}] {note}", i + 1);
+    }
+    out
+}
+
+/// A warning when the load generator was (nearly) saturated.
+fn load_note(plan: &Plan, rows: &[RowSummary]) -> Option<String> {
+    let busiest = rows
+        .iter()
+        .filter_map(|r| r.load_cores)
+        .map(|s| s.max)
+        .fold(0.0, f64::max);
+    let cpus = plan.load_cpus.len() as f64;
+    (busiest > 0.85 * cpus).then(|| {
+        format!(
+            "the load generator used up to {busiest:.2} of its {cpus} CPU(s): both sides were \
+             saturated, so req/s may understate the faster server; CPU µs/req still compares them"
+        )
+    })
+}
+
+/// A warning when other processes used the benchmark's CPUs.
+fn background_note(rows: &[RowSummary]) -> Option<String> {
+    let worst = rows
+        .iter()
+        .filter_map(|r| r.background_cores)
+        .map(|s| s.max)
+        .fold(0.0, f64::max);
+    (worst > 0.1).then(|| {
+        format!(
+            "other processes used up to {worst:.2} cores of the benchmark's CPUs during a window: \
+             the figures are disturbed; rerun on a quiet machine"
+        )
+    })
+}
+
+/// The cells of one row that has figures.
+fn row_cells(row: &RowSummary, notes: &mut Vec<String>) -> Vec<String> {
+    let mut name = row.variant.name().to_string();
+    if row.ok_runs < row.runs {
+        let note = format!(
+            "{name}: {} of {} runs failed: {}",
+            row.runs - row.ok_runs,
+            row.runs,
+            row.failure.as_deref().unwrap_or("?")
+        );
+        name.push_str(&format!(" [{}]", note_index(notes, note)));
+    }
+    let syscalls = match (&row.syscalls_per_req, &row.syscalls_unavailable) {
+        (Some(s), _) => sig3(s.median),
+        (None, Some(reason)) => {
+            format!("n/a [{}]", note_index(notes, format!("syscalls: {reason}")))
+        }
+        (None, None) => "-".to_string(),
+    };
+    let lat = |i: usize| row.latency_us[i].map_or("-".to_string(), |s| latency(s.median));
+    vec![
+        name,
+        row.rps.map_or("-".into(), |s| group_thousands(s.median)),
+        range(row.rps, group_thousands),
+        lat(0),
+        lat(1),
+        lat(2),
+        lat(3),
+        row.errors.to_string(),
+        row.cpu_us_per_req.map_or("-".into(), |s| sig3(s.median)),
+        range(row.cpu_us_per_req, sig3),
+        row.server_cores
+            .map_or("-".into(), |s| format!("{:.2}", s.median)),
+        row.peak_rss_kib.map_or("-".into(), |s| mib(s.median)),
+        syscalls,
+    ]
+}
+
+/// Number of `note` in `notes` (1-based), adding it if new.
+fn note_index(notes: &mut Vec<String>, note: String) -> usize {
+    match notes.iter().position(|n| *n == note) {
+        Some(i) => i + 1,
+        None => {
+            notes.push(note);
+            notes.len()
+        }
+    }
+}
+
+fn range(spread: Option<Spread>, fmt: fn(f64) -> String) -> String {
+    spread.map_or(String::new(), |s| {
+        format!("({}-{})", fmt(s.min), fmt(s.max))
+    })
+}
+
+/// Aligns cells in columns (the first left-aligned, the others
+/// right-aligned); one line per row.
+fn render(cells: &[Vec<String>]) -> Vec<String> {
+    let cols = cells.iter().map(Vec::len).max().unwrap_or(0);
+    let width = |c: usize| {
+        cells
+            .iter()
+            .filter_map(|r| r.get(c))
+            .map(|s| s.chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..cols).map(width).collect();
+    let mut out = Vec::new();
+    for row in cells {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let pad = widths[c].saturating_sub(cell.chars().count());
+            match c {
+                0 => line.push_str(&format!("{cell}{}", " ".repeat(pad))),
+                _ => line.push_str(&format!("  {}{cell}", " ".repeat(pad))),
+            }
+        }
+        out.push(line.trim_end().to_string());
+    }
+    out
+}
+
+/// The `--json` document.
+#[derive(Debug, Serialize)]
+struct JsonReport<'a> {
+    tool: &'static str,
+    version: &'static str,
+    shape: String,
+    load: &'a crate::protocol::LoadSpec,
+    reps: u32,
+    machine: &'a Machine,
+    percentiles: [&'static str; 4],
+    summary: &'a [RowSummary],
+    runs: &'a [RunRecord],
+}
+
+/// Writes every run's raw figures and the summary to `path`.
+///
+/// # Errors
+/// The file cannot be written.
+pub(crate) fn write_json(
+    path: &Path,
+    plan: &Plan,
+    machine: &Machine,
+    rows: &[RowSummary],
+    runs: &[RunRecord],
+) -> Result<(), String> {
+    let doc = JsonReport {
+        tool: "corio-ab",
+        version: env!("CARGO_PKG_VERSION"),
+        shape: plan.shape(),
+        load: &plan.load,
+        reps: plan.reps,
+        machine,
+        percentiles: PERCENTILES,
+        summary: rows,
+        runs,
+    };
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+    std::fs::write(path, text + "\n").map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_aligns_columns() {
+        let cells = vec![
+            vec!["a".to_string(), "1".to_string()],
+            vec!["long".to_string(), "100".to_string()],
+        ];
+        assert_eq!(render(&cells), ["a       1", "long  100"]);
+    }
+}

@@ -1,0 +1,170 @@
+//! The bundled servers that `corio-ab serve` runs: the hyper "Hello, World!"
+//! service (the `hello_hyper` example's service) or a TCP echo server, on one
+//! function per runtime. The connection handlers are generic over the stream
+//! so that the corio variant reuses them with `corio::net::TcpStream`.
+
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::cli::{Mode, ServeArgs, ServeRuntime};
+
+/// The hello service's response body.
+pub(crate) const HELLO: &[u8] = b"Hello, World!";
+
+/// Runs the server described by `args` until the process is killed.
+///
+/// # Errors
+/// Binding the port or building the runtime.
+pub(crate) fn main(args: &ServeArgs) -> Result<(), String> {
+    let status = StatusCode::from_u16(args.status).map_err(|e| format!("--status: {e}"))?;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let server = Server {
+        addr,
+        mode: args.mode,
+        status,
+    };
+    match args.runtime {
+        ServeRuntime::TokioCt => serve_tokio_ct(server),
+        ServeRuntime::TokioMt => serve_tokio_mt(server, workers),
+        ServeRuntime::Corio => serve_corio(server, workers),
+    }
+}
+
+/// What to serve, and where.
+#[derive(Debug, Clone, Copy)]
+struct Server {
+    addr: SocketAddr,
+    mode: Mode,
+    status: StatusCode,
+}
+
+/// tokio current_thread: one thread runs the accept loop and every connection.
+fn serve_tokio_ct(server: Server) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("building the tokio runtime: {e}"))?;
+    rt.block_on(tokio_accept_loop(server))
+}
+
+/// tokio multi_thread with `workers` worker threads (work stealing).
+fn serve_tokio_mt(server: Server, workers: usize) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("building the tokio runtime: {e}"))?;
+    rt.block_on(tokio_accept_loop(server))
+}
+
+/// corio, with the backend chosen by `CORIO_BACKEND` (set by the parent) and
+/// `workers` workers (the parent also sets `CORIO_WORKERS`). Sharded: every
+/// worker runs its own accept loop on the same port (`SO_REUSEPORT`) and keeps
+/// its connections, so the server uses all its CPUs as tokio-mt does.
+fn serve_corio(server: Server, workers: usize) -> Result<(), String> {
+    let rt = corio::Builder::new()
+        .workers(workers)
+        .sharded(true)
+        .build()
+        .map_err(|e| format!("building the corio runtime: {e}"))?;
+    eprintln!("corio backend: {}", rt.backend());
+    rt.block_on_sharded(move || corio_accept_loop(server))
+}
+
+/// Accepts on a corio listener and spawns one task per connection (on this worker).
+async fn corio_accept_loop(server: Server) -> Result<(), String> {
+    let listener = corio::net::TcpListener::bind(server.addr)
+        .await
+        .map_err(|e| format!("binding {}: {e}", server.addr))?;
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // The listener backs off after EMFILE itself; report and go on.
+                eprintln!("accept: {e}");
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        match server.mode {
+            Mode::Http => tokio::spawn(serve_http(stream, server.status)),
+            Mode::Echo => tokio::spawn(serve_echo(stream)),
+        };
+    }
+}
+
+/// Accepts on a tokio listener and spawns one task per connection.
+async fn tokio_accept_loop(server: Server) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(server.addr)
+        .await
+        .map_err(|e| format!("binding {}: {e}", server.addr))?;
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                eprintln!("accept: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        match server.mode {
+            Mode::Http => tokio::spawn(serve_http(stream, server.status)),
+            Mode::Echo => tokio::spawn(serve_echo(stream)),
+        };
+    }
+}
+
+/// Serves HTTP/1.1 keep-alive requests on one connection with hyper.
+pub(crate) async fn serve_http<S>(stream: S, status: StatusCode)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| hello(req, status));
+    let conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    // A client going away mid-request is normal at the end of a run.
+    let _ = conn.await;
+}
+
+/// The hello service: answers every request with "Hello, World!".
+async fn hello(
+    req: Request<Incoming>,
+    status: StatusCode,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    if !req.body().is_end_stream() {
+        // Read a request body (--body) so that the connection stays reusable.
+        let _ = req.into_body().collect().await;
+    }
+    let mut resp = Response::new(Full::new(Bytes::from_static(HELLO)));
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+/// Echoes every byte back until the peer closes.
+pub(crate) async fn serve_echo<S>(mut stream: S)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if stream.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
