@@ -15,7 +15,9 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
 async fn hello(_: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(Response::new(Full::new(Bytes::from_static(b"Hello, World!"))))
+    Ok(Response::new(Full::new(Bytes::from_static(
+        b"Hello, World!",
+    ))))
 }
 
 /// Serves one connection and times `iters` requests over it.
@@ -26,7 +28,8 @@ macro_rules! round_trips {
             let addr = listener.local_addr().expect("addr");
             tokio::spawn(async move {
                 let (stream, _) = listener.accept().await.expect("accept");
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service_fn(hello));
+                let conn =
+                    http1::Builder::new().serve_connection(TokioIo::new(stream), service_fn(hello));
                 let _ = conn.await;
             });
             let stream = <$stream>::connect(addr).await.expect("connect");
@@ -36,7 +39,9 @@ macro_rules! round_trips {
             tokio::spawn(conn);
             let start = Instant::now();
             for _ in 0..$iters {
-                let req = Request::get("/").body(Empty::<Bytes>::new()).expect("request");
+                let req = Request::get("/")
+                    .body(Empty::<Bytes>::new())
+                    .expect("request");
                 let res = sender.send_request(req).await.expect("response");
                 let body = res.into_body().collect().await.expect("body").to_bytes();
                 assert_eq!(&body[..], b"Hello, World!");
@@ -57,7 +62,11 @@ fn hyper_hello(c: &mut Criterion) {
         println!("backend {}", rt.backend());
         group.bench_function(format!("corio-{name}/hello"), |b| {
             b.iter_custom(|iters| {
-                rt.block_on(round_trips!(corio::net::TcpListener, corio::net::TcpStream, iters))
+                rt.block_on(round_trips!(
+                    corio::net::TcpListener,
+                    corio::net::TcpStream,
+                    iters
+                ))
             })
         });
     }
@@ -67,7 +76,11 @@ fn hyper_hello(c: &mut Criterion) {
         .expect("tokio runtime");
     group.bench_function("tokio-ct/hello", |b| {
         b.iter_custom(|iters| {
-            tokio_rt.block_on(round_trips!(tokio::net::TcpListener, tokio::net::TcpStream, iters))
+            tokio_rt.block_on(round_trips!(
+                tokio::net::TcpListener,
+                tokio::net::TcpStream,
+                iters
+            ))
         })
     });
     group.finish();

@@ -31,7 +31,10 @@ fn child(errno: i32, name: &str) {
     block_io_uring(errno);
     let probe = corio::probe();
     assert_eq!(probe.kind, BackendKind::Epoll, "{probe}");
-    assert!(probe.reason.contains(name), "probe reason names {name}: {probe}");
+    assert!(
+        probe.reason.contains(name),
+        "probe reason names {name}: {probe}"
+    );
 
     let rt = Builder::new()
         .workers(1)
@@ -55,7 +58,10 @@ fn child(errno: i32, name: &str) {
         (corio::backend(), buf)
     });
     assert_eq!(info.kind, BackendKind::Epoll);
-    assert!(info.reason.contains(name), "backend reason names {name}: {info}");
+    assert!(
+        info.reason.contains(name),
+        "backend reason names {name}: {info}"
+    );
     assert_eq!(&echoed, b"ping");
     drop(rt);
 
@@ -90,12 +96,20 @@ fn run_child(test: &str, errno: i32, name: &str) {
 
 #[test]
 fn auto_falls_back_when_io_uring_setup_gives_enosys() {
-    run_child("auto_falls_back_when_io_uring_setup_gives_enosys", libc::ENOSYS, "ENOSYS");
+    run_child(
+        "auto_falls_back_when_io_uring_setup_gives_enosys",
+        libc::ENOSYS,
+        "ENOSYS",
+    );
 }
 
 #[test]
 fn auto_falls_back_when_io_uring_setup_gives_eperm() {
-    run_child("auto_falls_back_when_io_uring_setup_gives_eperm", libc::EPERM, "EPERM");
+    run_child(
+        "auto_falls_back_when_io_uring_setup_gives_eperm",
+        libc::EPERM,
+        "EPERM",
+    );
 }
 
 #[test]
@@ -117,7 +131,11 @@ fn corio_backend_env_overrides_the_builder() {
 #[test]
 #[ignore = "child of corio_backend_env_overrides_the_builder"]
 fn env_override_child() {
-    let rt = Builder::new().workers(1).backend(Backend::Uring).build().unwrap();
+    let rt = Builder::new()
+        .workers(1)
+        .backend(Backend::Uring)
+        .build()
+        .unwrap();
     let info = rt.block_on(async { corio::backend() });
     assert_eq!(info.kind, BackendKind::Epoll);
     assert!(info.reason.contains("CORIO_BACKEND"), "{info}");

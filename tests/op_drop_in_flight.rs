@@ -36,7 +36,9 @@ async fn settle(what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn dropping_streams_with_reads_in_flight_leaks_nothing() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     for backend in [Backend::Uring, Backend::Epoll] {
         let Some(rt) = corio::__private::test_runtime(backend, Some(1)) else {
             continue;
@@ -48,7 +50,10 @@ fn dropping_streams_with_reads_in_flight_leaks_nothing() {
             for (client, _) in &mut pairs {
                 let mut buf = [0u8; 16];
                 let read = tokio::time::timeout(Duration::from_millis(1), client.read(&mut buf));
-                assert!(read.await.is_err(), "no data was sent, the read must time out");
+                assert!(
+                    read.await.is_err(),
+                    "no data was sent, the read must time out"
+                );
             }
             drop(pairs);
             settle("fds to close", || support::open_fds() <= baseline).await;
@@ -69,7 +74,9 @@ fn dropping_streams_with_reads_in_flight_leaks_nothing() {
 
 #[test]
 fn more_connections_than_sq_entries_all_echo() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     for backend in [Backend::Uring, Backend::Epoll] {
         let builder = corio::Builder::new().workers(1).ring_entries(8);
         let Some(rt) = corio::__private::test_runtime_with(backend, builder) else {

@@ -21,7 +21,8 @@ async fn tokio_apis_work_inside_workers() {
     let start = Instant::now();
     tokio::time::sleep(Duration::from_millis(30)).await;
     assert!(start.elapsed() >= Duration::from_millis(30));
-    let timed_out = tokio::time::timeout(Duration::from_millis(10), std::future::pending::<()>()).await;
+    let timed_out =
+        tokio::time::timeout(Duration::from_millis(10), std::future::pending::<()>()).await;
     assert!(timed_out.is_err());
 
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -34,7 +35,9 @@ async fn tokio_apis_work_inside_workers() {
     assert_eq!(rx.await.unwrap(), "done");
     assert_eq!(*mutex.lock().await, 1);
 
-    let local = tokio::task::spawn_local(async { Rc::new(5) }).await.unwrap();
+    let local = tokio::task::spawn_local(async { Rc::new(5) })
+        .await
+        .unwrap();
     assert_eq!(*local, 5, "tokio::task::spawn_local works in the main task");
     drop(local);
 }
@@ -51,14 +54,19 @@ async fn corio_spawn_spreads_over_every_worker() {
     }
     assert_eq!(per_worker.len(), corio::workers(), "{per_worker:?}");
     for (worker, count) in &per_worker {
-        assert!(*count >= 400, "worker {worker} got only {count} of 1000: {per_worker:?}");
+        assert!(
+            *count >= 400,
+            "worker {worker} got only {count} of 1000: {per_worker:?}"
+        );
     }
 }
 
 #[corio::test(backend = "both", workers = 2)]
 async fn spawn_on_runs_on_the_named_worker() {
     for target in 0..corio::workers() {
-        let ran_on = corio::spawn_on(target, async { corio::worker_id() }).await.unwrap();
+        let ran_on = corio::spawn_on(target, async { corio::worker_id() })
+            .await
+            .unwrap();
         assert_eq!(ran_on, target);
     }
 }
@@ -122,7 +130,11 @@ fn workers_are_pinned_to_distinct_cpus() {
         let pinned = rt.block_on(async {
             let mut pinned = Vec::new();
             for worker in 0..corio::workers() {
-                pinned.push(corio::spawn_on(worker, async { support::thread_cpus() }).await.unwrap());
+                pinned.push(
+                    corio::spawn_on(worker, async { support::thread_cpus() })
+                        .await
+                        .unwrap(),
+                );
             }
             pinned
         });
@@ -135,14 +147,23 @@ fn workers_are_pinned_to_distinct_cpus() {
 #[test]
 fn unpinned_workers_keep_the_process_mask() {
     let cpus = support::thread_cpus();
-    let rt = Builder::new().workers(1).pin_workers(false).backend(Backend::Epoll).build().unwrap();
+    let rt = Builder::new()
+        .workers(1)
+        .pin_workers(false)
+        .backend(Backend::Epoll)
+        .build()
+        .unwrap();
     let set = rt.block_on(async { support::thread_cpus() });
     assert_eq!(set, cpus);
 }
 
 #[test]
 fn a_panicking_main_future_panics_the_caller() {
-    let rt = Builder::new().workers(1).backend(Backend::Epoll).build().unwrap();
+    let rt = Builder::new()
+        .workers(1)
+        .backend(Backend::Epoll)
+        .build()
+        .unwrap();
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         rt.block_on(async { panic!("boom in worker") })
     }));

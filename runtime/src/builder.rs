@@ -131,12 +131,13 @@ impl Builder {
     }
 
     fn worker_count(&self) -> io::Result<usize> {
-        let from_env = match std::env::var(WORKERS_ENV) {
-            Ok(value) if self.use_env => Some(value.trim().parse::<usize>().map_err(|_| {
-                invalid(format!("{WORKERS_ENV}={value:?} is not a worker count"))
-            })?),
-            _ => None,
-        };
+        let from_env =
+            match std::env::var(WORKERS_ENV) {
+                Ok(value) if self.use_env => Some(value.trim().parse::<usize>().map_err(|_| {
+                    invalid(format!("{WORKERS_ENV}={value:?} is not a worker count"))
+                })?),
+                _ => None,
+            };
         let workers = from_env
             .or(self.workers)
             .unwrap_or_else(|| crate::worker::usable_cpus().len());

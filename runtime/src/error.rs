@@ -108,7 +108,10 @@ mod tests {
     fn reasons_name_the_errno() {
         let text = Unavailable::Setup { errno: libc::EPERM }.to_string();
         assert!(text.contains("EPERM"), "{text}");
-        let err = Unavailable::Setup { errno: libc::ENOSYS }.into_io_error();
+        let err = Unavailable::Setup {
+            errno: libc::ENOSYS,
+        }
+        .into_io_error();
         assert_eq!(err.kind(), io::ErrorKind::Unsupported);
         assert!(err.to_string().contains("ENOSYS"));
     }

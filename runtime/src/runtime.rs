@@ -1,8 +1,8 @@
 //! `Runtime`: starts the workers, runs futures on them, and stops them in order (tasks
 //! dropped first, then each ring drained, then its fds closed).
 
-use std::future::Future;
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -235,7 +235,10 @@ fn collect_handles(
             .recv()
             .map_err(|_| io::Error::other("a corio worker exited during start"))?;
         let handle = result.map_err(|err| {
-            io::Error::new(err.kind(), format!("corio worker {id} failed to start: {err}"))
+            io::Error::new(
+                err.kind(),
+                format!("corio worker {id} failed to start: {err}"),
+            )
         })?;
         handles[id] = Some(handle);
     }

@@ -92,7 +92,10 @@ pub fn worker_id() -> usize {
 ///
 /// When called outside a corio worker.
 pub fn workers() -> usize {
-    context::expect_worker("corio::workers").shared.handles.len()
+    context::expect_worker("corio::workers")
+        .shared
+        .handles
+        .len()
 }
 
 /// True when the current runtime runs in sharded mode (listeners use `SO_REUSEPORT`);

@@ -68,7 +68,10 @@ fn pin_to(cpu: usize) -> io::Result<()> {
 }
 
 /// Starts the worker thread.
-pub(crate) fn spawn(config: WorkerConfig, links: WorkerLinks) -> io::Result<thread::JoinHandle<()>> {
+pub(crate) fn spawn(
+    config: WorkerConfig,
+    links: WorkerLinks,
+) -> io::Result<thread::JoinHandle<()>> {
     thread::Builder::new()
         .name(format!("{}-{}", config.name, config.id))
         .spawn(move || run(config, links))

@@ -79,7 +79,9 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn dropped_in_flight_recvs_keep_buffers_until_their_cqes() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(rt) = corio_runtime::__private::test_runtime(Backend::Uring, Some(1)) else {
         return;
     };
@@ -106,14 +108,25 @@ fn dropped_in_flight_recvs_keep_buffers_until_their_cqes() {
             total,
             "no buffer may be freed when its future drops: the kernel still owns it"
         );
-        wait_until("every cancelled recv's CQE", || ring_ops_in_flight() == Some(0)).await;
-        assert_eq!(live.load(Ordering::SeqCst), 0, "each buffer freed after its CQE");
+        wait_until("every cancelled recv's CQE", || {
+            ring_ops_in_flight() == Some(0)
+        })
+        .await;
+        assert_eq!(
+            live.load(Ordering::SeqCst),
+            0,
+            "each buffer freed after its CQE"
+        );
 
         // The ring keeps serving.
         let (ours, mut theirs) = UnixStream::pair().unwrap();
         let socket = Socket::from_owned(OwnedFd::from(ours));
         theirs.write_all(b"still here").unwrap();
-        let (n, buf) = socket.recv(Vec::with_capacity(32)).map_err(|(e, _)| e).unwrap().await;
+        let (n, buf) = socket
+            .recv(Vec::with_capacity(32))
+            .map_err(|(e, _)| e)
+            .unwrap()
+            .await;
         assert_eq!(&buf[..n.unwrap()], b"still here");
         drop(peers);
     });
@@ -122,14 +135,15 @@ fn dropped_in_flight_recvs_keep_buffers_until_their_cqes() {
 
 #[test]
 fn more_ops_than_sq_entries_all_complete() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let builder = corio_runtime::Builder::new().workers(1).ring_entries(8);
     let Some(rt) = corio_runtime::__private::test_runtime_with(Backend::Uring, builder) else {
         return;
     };
-    let results = rt.block_on(async {
-        futures::future::join_all((0..64).map(|_| corio_runtime::nop())).await
-    });
+    let results = rt
+        .block_on(async { futures::future::join_all((0..64).map(|_| corio_runtime::nop())).await });
     assert_eq!(results.len(), 64);
     assert!(results.iter().all(Result::is_ok), "{results:?}");
 }

@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::ToSocketAddrs;
 
+/// Queue length passed to `listen(2)` by `bind`.
+pub(crate) const BACKLOG: i32 = 1024;
+
 /// Resolves `addr` like tokio does (numeric addresses without a lookup).
 pub(crate) async fn resolve<A: ToSocketAddrs>(addr: A) -> io::Result<Vec<SocketAddr>> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr).await?.collect();
@@ -38,7 +41,21 @@ where
 /// A new close-on-exec TCP socket for `addr`'s family; blocking on the uring backend
 /// (io_uring never blocks on it), non-blocking for tokio.
 pub(crate) fn tcp_socket(addr: &SocketAddr, nonblocking: bool) -> io::Result<Socket> {
-    let socket = Socket::new(Domain::for_address(*addr), Type::STREAM, Some(Protocol::TCP))?;
+    let socket = Socket::new(
+        Domain::for_address(*addr),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
     socket.set_nonblocking(nonblocking)?;
     Ok(socket)
+}
+
+/// The inet address in `addr`.
+///
+/// # Errors
+///
+/// `InvalidData` when `addr` is not an IPv4 or IPv6 address.
+pub(crate) fn inet(addr: socket2::SockAddr) -> io::Result<SocketAddr> {
+    addr.as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an inet address"))
 }

@@ -2,5 +2,9 @@
 
 mod addr;
 pub mod tcp;
+mod udp;
+pub mod unix;
 
-pub use tcp::{TcpListener, TcpStream};
+pub use tcp::{TcpListener, TcpSocket, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};

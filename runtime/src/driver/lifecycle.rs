@@ -138,7 +138,9 @@ impl Lifecycle {
     pub(crate) fn is_finished(&self) -> bool {
         match self {
             Lifecycle::Completed(_) => true,
-            Lifecycle::Streaming { finished, queue, .. } => *finished && queue.is_empty(),
+            Lifecycle::Streaming {
+                finished, queue, ..
+            } => *finished && queue.is_empty(),
             _ => false,
         }
     }
@@ -202,7 +204,9 @@ mod tests {
         assert!(!slot.is_finished());
         slot.complete(cqe(2, 0));
         match &mut slot {
-            Lifecycle::Streaming { queue, finished, .. } => {
+            Lifecycle::Streaming {
+                queue, finished, ..
+            } => {
                 assert!(*finished);
                 assert_eq!(queue.pop_front().map(|c| c.result), Some(1));
                 assert_eq!(queue.pop_front().map(|c| c.result), Some(2));

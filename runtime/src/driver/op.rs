@@ -132,8 +132,12 @@ impl<T: Completable> Future for Op<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         let this = self.get_mut();
         assert!(this.data.is_some(), "Op polled after completion");
-        let completion = std::task::ready!(this.slot.with(|ring| ring.poll_op(this.slot.index, cx)));
-        let data = this.data.take().unwrap_or_else(|| unreachable!("Completed"));
+        let completion =
+            std::task::ready!(this.slot.with(|ring| ring.poll_op(this.slot.index, cx)));
+        let data = this
+            .data
+            .take()
+            .unwrap_or_else(|| unreachable!("Completed"));
         Poll::Ready(data.complete(completion))
     }
 }

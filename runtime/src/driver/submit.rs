@@ -30,7 +30,12 @@ impl Ring {
             self.ops.remove(index);
             return Err(err);
         }
-        crate::trace::trace_op!(ring = self.remote.id(), index, opcode = sqe.get_opcode(), "push");
+        crate::trace::trace_op!(
+            ring = self.remote.id(),
+            index,
+            opcode = sqe.get_opcode(),
+            "push"
+        );
         self.notify_driver();
         Ok(index)
     }

@@ -34,7 +34,9 @@ pub(crate) struct Writev<B> {
 
 impl<B> std::fmt::Debug for Writev<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Writev").field("buffers", &self.bufs.len()).finish()
+        f.debug_struct("Writev")
+            .field("buffers", &self.bufs.len())
+            .finish()
     }
 }
 

@@ -4,30 +4,23 @@
 //! connections); connections the kernel accepted but nobody took yet wait in the op.
 //! Dropping the listener cancels the accept, which releases the port, and closes those
 //! connections. After `EMFILE`/`ENFILE` the next accept first waits (10 ms, doubling up to
-//! 1 s) so that an accept loop that retries on error does not spin.
+//! 1 s) so that an accept loop that retries on error does not spin (see
+//! `adapter/accept.rs`).
 
 use std::fmt;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::pin::Pin;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Mutex, PoisonError};
 use std::task::{ready, Context, Poll};
-use std::time::Duration;
 
-use corio_runtime::{AcceptMulti, Socket};
+use corio_runtime::Socket;
 use socket2::SockRef;
 use tokio::net::ToSocketAddrs;
-use tokio::time::Sleep;
 
 use super::TcpStream;
+use crate::adapter::AcceptState;
 use crate::net::addr;
-
-/// Queue length passed to `listen(2)`.
-const BACKLOG: i32 = 1024;
-const FIRST_BACKOFF: Duration = Duration::from_millis(10);
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A TCP listening socket, like `tokio::net::TcpListener`.
 ///
@@ -45,13 +38,6 @@ enum Inner {
         accept: Mutex<AcceptState>,
     },
     Epoll(tokio::net::TcpListener),
-}
-
-#[derive(Default)]
-struct AcceptState {
-    multishot: Option<AcceptMulti>,
-    backoff: Option<Duration>,
-    sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl TcpListener {
@@ -72,7 +58,7 @@ impl TcpListener {
                 socket.set_reuse_port(true)?;
             }
             socket.bind(&addr.into())?;
-            socket.listen(BACKLOG)?;
+            socket.listen(addr::BACKLOG)?;
             let listener = TcpListener::from_socket(socket)?;
             let bound = listener.local_addr()?;
             Ok((listener, bound))
@@ -103,6 +89,35 @@ impl TcpListener {
         TcpListener::from_socket(socket2::Socket::from(listener))
     }
 
+    /// Turns the listener back into a `std::net::TcpListener`, in non-blocking mode.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` on io_uring while the cancelled accept still holds the fd.
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        let listener = match self.inner {
+            Inner::Epoll(listener) => listener.into_std()?,
+            Inner::Uring { socket, accept } => {
+                drop(accept);
+                let fd = socket.into_owned().map_err(|_| {
+                    io::Error::new(io::ErrorKind::WouldBlock, "an accept is still in flight")
+                })?;
+                std::net::TcpListener::from(fd)
+            }
+        };
+        listener.set_nonblocking(true)?;
+        Ok(listener)
+    }
+
+    /// Takes the pending socket error (`SO_ERROR`), if any.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        SockRef::from(self).take_error()
+    }
+
     /// Accepts a new connection.
     ///
     /// # Errors
@@ -110,7 +125,13 @@ impl TcpListener {
     /// As `accept4(2)`: `EMFILE`/`ENFILE` show as errors with the raw errno; the next
     /// call backs off first.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        std::future::poll_fn(|cx| self.poll_accept(cx)).await
+        match &self.inner {
+            Inner::Uring { .. } => std::future::poll_fn(|cx| self.poll_accept(cx)).await,
+            Inner::Epoll(listener) => {
+                let (stream, addr) = listener.accept().await?;
+                Ok((TcpStream::from_tokio(stream), addr))
+            }
+        }
     }
 
     /// Polls for a new connection.
@@ -164,50 +185,18 @@ impl TcpListener {
     }
 }
 
-impl AcceptState {
-    fn poll_accept(&mut self, socket: &Socket, cx: &mut Context<'_>) -> Poll<io::Result<OwnedFd>> {
-        if let Some(sleep) = &mut self.sleep {
-            ready!(sleep.as_mut().poll(cx));
-            self.sleep = None;
-        }
-        loop {
-            let multishot = match &mut self.multishot {
-                Some(multishot) => multishot,
-                None => self.multishot.insert(socket.accept_multi()?),
-            };
-            match ready!(multishot.poll_next(cx)) {
-                Some(Ok(fd)) => {
-                    self.backoff = None;
-                    return Poll::Ready(Ok(fd));
-                }
-                Some(Err(err)) => return Poll::Ready(Err(self.on_error(err))),
-                None => self.multishot = None,
-            }
-        }
-    }
-
-    /// Arms the backoff after running out of file descriptors.
-    fn on_error(&mut self, err: io::Error) -> io::Error {
-        if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
-            let delay = self
-                .backoff
-                .map_or(FIRST_BACKOFF, |d| (d * 2).min(MAX_BACKOFF));
-            self.backoff = Some(delay);
-            self.sleep = Some(Box::pin(tokio::time::sleep(delay)));
-            tracing::warn!(error = %err, backoff = ?delay, "accept ran out of file descriptors");
-        }
-        err
-    }
-}
-
-
-
 impl AsFd for TcpListener {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match &self.inner {
             Inner::Uring { socket, .. } => socket.as_fd(),
             Inner::Epoll(listener) => listener.as_fd(),
         }
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
     }
 }
 

@@ -1,7 +1,15 @@
-//! TCP: listener and stream.
+//! TCP: listener, stream, socket builder and the stream's halves.
 
+#[cfg(feature = "axum")]
+mod axum;
+mod half;
 mod listener;
+mod ready;
+mod socket;
+mod split;
 mod stream;
 
 pub use listener::TcpListener;
+pub use socket::TcpSocket;
+pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub use stream::TcpStream;

@@ -1,18 +1,20 @@
-//! `TcpStream`: tokio's `TcpStream` API on either backend.
+//! `TcpStream`: tokio's `TcpStream` API on either backend. Readiness methods are in
+//! `ready.rs`, `split`/`into_split` in `split.rs`.
 
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use corio_runtime::buf::{self, BufResult, IoBuf, IoBufMut};
 use corio_runtime::Socket;
 use socket2::SockRef;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::ToSocketAddrs;
 
-use crate::adapter::{ReadState, WriteState};
+use crate::adapter::UringStream;
 use crate::net::addr;
 
 /// A TCP connection, like `tokio::net::TcpStream`.
@@ -24,26 +26,25 @@ use crate::net::addr;
 ///
 /// A read copies from a buffer the stream owns (8–64 KiB); bytes not yet read stay there
 /// and come first on the next read, so dropping a read future loses nothing. A write
-/// copies up to 64 KiB and is reported as written once submitted; a send error comes back
-/// from the next write, flush or shutdown. `flush` waits for the send in flight; `shutdown`
-/// also shuts down the write direction. Dropping the stream cancels a pending read and
-/// lets a pending send finish; the fd closes once the kernel is done with both.
+/// copies up to 64 KiB (the high-water mark: at most that much is buffered before
+/// `poll_write` returns `Pending`) and is reported as written once submitted; a send error
+/// comes back from the next write, flush or shutdown. `flush` waits for the send in flight;
+/// `shutdown` also shuts down the write direction. Dropping the stream cancels a pending
+/// read and lets a pending send finish; the fd closes once the kernel is done with both.
+///
+/// The readiness API (`readable`, `try_read`, `peek`...) shares that state: bytes the
+/// stream already holds count as readable and are returned first, so it can be mixed with
+/// `AsyncRead` without losing or reordering bytes.
 ///
 /// A stream can move to another worker while it has no operation in flight; polling it
 /// on another worker while one is in flight panics.
 pub struct TcpStream {
-    inner: Inner,
+    pub(super) inner: Inner,
 }
 
-enum Inner {
-    Uring(Uring),
+pub(super) enum Inner {
+    Uring(UringStream),
     Epoll(tokio::net::TcpStream),
-}
-
-struct Uring {
-    socket: Socket,
-    read: ReadState,
-    write: WriteState,
 }
 
 impl TcpStream {
@@ -54,7 +55,9 @@ impl TcpStream {
     /// The last connect error, e.g. `ConnectionRefused`.
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         if !corio_runtime::uring_active() {
-            return Ok(TcpStream::from_tokio(tokio::net::TcpStream::connect(addr).await?));
+            return Ok(TcpStream::from_tokio(
+                tokio::net::TcpStream::connect(addr).await?,
+            ));
         }
         addr::each_addr(addr, |addr| async move {
             let socket = addr::tcp_socket(&addr, false)?;
@@ -63,20 +66,23 @@ impl TcpStream {
         .await
     }
 
-    /// Connects an already configured socket (see `TcpSocket`).
-    pub(crate) async fn connect_socket(socket: socket2::Socket, addr: SocketAddr) -> io::Result<TcpStream> {
+    /// Connects an already configured blocking socket through the ring.
+    pub(crate) async fn connect_socket(
+        socket: socket2::Socket,
+        addr: SocketAddr,
+    ) -> io::Result<TcpStream> {
         let socket = Socket::from_owned(OwnedFd::from(socket));
         socket.connect(addr.into())?.await?;
         Ok(TcpStream::from_uring(socket))
     }
 
     pub(crate) fn from_uring(socket: Socket) -> TcpStream {
+        TcpStream::from_parts(UringStream::new(socket))
+    }
+
+    pub(super) fn from_parts(stream: UringStream) -> TcpStream {
         TcpStream {
-            inner: Inner::Uring(Uring {
-                socket,
-                read: ReadState::default(),
-                write: WriteState::default(),
-            }),
+            inner: Inner::Uring(stream),
         }
     }
 
@@ -94,10 +100,14 @@ impl TcpStream {
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         if corio_runtime::uring_active() {
             stream.set_nonblocking(false)?;
-            Ok(TcpStream::from_uring(Socket::from_owned(OwnedFd::from(stream))))
+            Ok(TcpStream::from_uring(Socket::from_owned(OwnedFd::from(
+                stream,
+            ))))
         } else {
             stream.set_nonblocking(true)?;
-            Ok(TcpStream::from_tokio(tokio::net::TcpStream::from_std(stream)?))
+            Ok(TcpStream::from_tokio(tokio::net::TcpStream::from_std(
+                stream,
+            )?))
         }
     }
 
@@ -110,16 +120,7 @@ impl TcpStream {
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
         let stream = match self.inner {
             Inner::Epoll(stream) => stream.into_std()?,
-            Inner::Uring(Uring {
-                socket,
-                read,
-                write,
-            }) => {
-                if read.in_flight() || write.in_flight() {
-                    return Err(in_flight());
-                }
-                std::net::TcpStream::from(socket.into_owned().map_err(|_| in_flight())?)
-            }
+            Inner::Uring(stream) => std::net::TcpStream::from(stream.into_owned_fd()?),
         };
         stream.set_nonblocking(true)?;
         Ok(stream)
@@ -131,7 +132,7 @@ impl TcpStream {
     ///
     /// As `getsockname(2)`.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        inet(self.sock_ref().local_addr()?)
+        addr::inet(self.sock_ref().local_addr()?)
     }
 
     /// The peer's address.
@@ -140,7 +141,7 @@ impl TcpStream {
     ///
     /// As `getpeername(2)`, e.g. `NotConnected`.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        inet(self.sock_ref().peer_addr()?)
+        addr::inet(self.sock_ref().peer_addr()?)
     }
 
     /// Sets `TCP_NODELAY`.
@@ -197,7 +198,17 @@ impl TcpStream {
         self.sock_ref().linger()
     }
 
-    /// Shuts down the read, write or both directions right away (`shutdown(2)`).
+    /// Takes the pending socket error (`SO_ERROR`), if any.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock_ref().take_error()
+    }
+
+    /// Shuts down the read, write or both directions right away (`shutdown(2)`), without
+    /// waiting for a send in flight; prefer `AsyncWriteExt::shutdown` for the write half.
     ///
     /// # Errors
     ///
@@ -206,29 +217,85 @@ impl TcpStream {
         self.sock_ref().shutdown(how)
     }
 
+    /// Reads into an owned buffer, from its start up to `buf.bytes_total()` bytes; 0 means
+    /// EOF (or a buffer without capacity). On io_uring, bytes an `AsyncRead` left in the
+    /// stream come first; otherwise the kernel receives straight into `buf`.
+    ///
+    /// # Buffer ownership
+    ///
+    /// `buf` always comes back, with the bytes read marked initialized, even on error. If
+    /// the future is dropped while the kernel receives into `buf`, the buffer is freed only
+    /// after the kernel lets go of it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: bytes the kernel already received into `buf` are lost with it when
+    /// the future is dropped. Use `AsyncRead` (or `readable` and `try_read`) in `select!`.
+    ///
+    /// # Errors
+    ///
+    /// As recv(2): e.g. `ConnectionReset`; also a submission failure outside a worker.
+    pub async fn read_owned<B: IoBufMut>(&mut self, mut buf: B) -> BufResult<usize, B> {
+        match &mut self.inner {
+            Inner::Uring(stream) => stream.read.read_owned(buf).await,
+            Inner::Epoll(stream) => {
+                let result = std::future::poll_fn(|cx| {
+                    buf::fill(&mut buf, |out| {
+                        Pin::new(&mut *stream)
+                            .poll_read(cx, out)
+                            .map_ok(|()| out.filled().len())
+                    })
+                })
+                .await;
+                (result, buf)
+            }
+        }
+    }
+
+    /// Writes all initialized bytes of an owned buffer. On io_uring, a send the stream
+    /// already has in flight completes first, then the kernel sends straight from `buf`.
+    ///
+    /// # Buffer ownership
+    ///
+    /// `buf` always comes back, even on error. If the future is dropped while the kernel
+    /// sends from `buf`, the buffer is freed only after the kernel lets go of it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: dropping the future cancels the send, and an unknown prefix of
+    /// `buf` may have been sent.
+    ///
+    /// # Errors
+    ///
+    /// As send(2), e.g. `BrokenPipe` or `ConnectionReset`; `WriteZero` if the kernel sent
+    /// only part of `buf` without an error; a kept error from an earlier write.
+    pub async fn write_all_owned<B: IoBuf>(&mut self, buf: B) -> BufResult<(), B> {
+        match &mut self.inner {
+            Inner::Uring(stream) => stream.write.write_all_owned(buf).await,
+            Inner::Epoll(stream) => {
+                let result = stream.write_all(buf::as_slice(&buf)).await;
+                (result, buf)
+            }
+        }
+    }
+
     fn sock_ref(&self) -> SockRef<'_> {
         SockRef::from(self)
     }
 }
 
-fn in_flight() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::WouldBlock,
-        "an io_uring operation is still in flight on this stream",
-    )
-}
-
-fn inet(addr: socket2::SockAddr) -> io::Result<SocketAddr> {
-    addr.as_socket()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an inet address"))
-}
-
 impl AsFd for TcpStream {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match &self.inner {
-            Inner::Uring(uring) => uring.socket.as_fd(),
+            Inner::Uring(stream) => stream.socket().as_fd(),
             Inner::Epoll(stream) => stream.as_fd(),
         }
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
     }
 }
 
@@ -253,7 +320,7 @@ impl AsyncRead for TcpStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match &mut self.get_mut().inner {
-            Inner::Uring(uring) => uring.read.poll_read(&uring.socket, cx, buf),
+            Inner::Uring(stream) => stream.read.poll_read(cx, buf),
             Inner::Epoll(stream) => Pin::new(stream).poll_read(cx, buf),
         }
     }
@@ -266,7 +333,7 @@ impl AsyncWrite for TcpStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         match &mut self.get_mut().inner {
-            Inner::Uring(uring) => uring.write.poll_write(&uring.socket, cx, &[io::IoSlice::new(buf)]),
+            Inner::Uring(stream) => stream.write.poll_write(cx, &[io::IoSlice::new(buf)]),
             Inner::Epoll(stream) => Pin::new(stream).poll_write(cx, buf),
         }
     }
@@ -277,7 +344,7 @@ impl AsyncWrite for TcpStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         match &mut self.get_mut().inner {
-            Inner::Uring(uring) => uring.write.poll_write(&uring.socket, cx, bufs),
+            Inner::Uring(stream) => stream.write.poll_write(cx, bufs),
             Inner::Epoll(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
         }
     }
@@ -288,14 +355,14 @@ impl AsyncWrite for TcpStream {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.get_mut().inner {
-            Inner::Uring(uring) => uring.write.poll_flush(cx),
+            Inner::Uring(stream) => stream.write.poll_flush(cx),
             Inner::Epoll(stream) => Pin::new(stream).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.get_mut().inner {
-            Inner::Uring(uring) => uring.write.poll_shutdown(&uring.socket, cx),
+            Inner::Uring(stream) => stream.write.poll_shutdown(cx),
             Inner::Epoll(stream) => Pin::new(stream).poll_shutdown(cx),
         }
     }
