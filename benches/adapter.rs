@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use corio::{Backend, Builder};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOTAL: usize = 16 << 20;
@@ -85,5 +85,8 @@ fn adapter(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, adapter);
-criterion_main!(benches);
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    adapter(&mut criterion);
+    criterion.final_summary();
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use corio::{Backend, Builder};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::Criterion;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -86,5 +86,8 @@ fn hyper_hello(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, hyper_hello);
-criterion_main!(benches);
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    hyper_hello(&mut criterion);
+    criterion.final_summary();
+}

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use corio::{Backend, Builder};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::Criterion;
 
 fn ring_nop(c: &mut Criterion) {
     let rt = match Builder::new().workers(1).backend(Backend::Uring).build() {
@@ -53,5 +53,8 @@ fn kernel() -> String {
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
-criterion_group!(benches, ring_nop);
-criterion_main!(benches);
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    ring_nop(&mut criterion);
+    criterion.final_summary();
+}

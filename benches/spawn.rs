@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use corio::{Backend, Builder};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::Criterion;
 
 fn spawn(c: &mut Criterion) {
     let mut group = c.benchmark_group("spawn");
@@ -56,5 +56,8 @@ fn spawn(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, spawn);
-criterion_main!(benches);
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    spawn(&mut criterion);
+    criterion.final_summary();
+}
