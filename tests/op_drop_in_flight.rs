@@ -107,3 +107,36 @@ fn more_connections_than_sq_entries_all_echo() {
         });
     }
 }
+
+#[test]
+fn a_stream_dropped_on_another_worker_releases_its_read() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for backend in [Backend::Uring, Backend::Epoll] {
+        let Some(rt) = corio::__private::test_runtime(backend, Some(2)) else {
+            continue;
+        };
+        rt.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let baseline = support::open_fds();
+            let (mut client, server) = connected_pairs(&listener, 1).await.pop().unwrap();
+            let mut buf = [0u8; 8];
+            let read = tokio::time::timeout(Duration::from_millis(5), client.read(&mut buf));
+            assert!(read.await.is_err(), "the read stays in flight");
+            // The recv belongs to worker 0's ring; the drop happens on worker 1 and must
+            // reach worker 0 to cancel it before the fd can close.
+            let dropped_on = corio::spawn_on(1, async move {
+                drop(client);
+                corio::worker_id()
+            });
+            assert_eq!(dropped_on.await.unwrap(), 1);
+            drop(server);
+            settle("fds to close", || support::open_fds() <= baseline).await;
+            settle("the ring to drain", || {
+                corio::metrics::ring_ops_in_flight().unwrap_or(0) <= 1
+            })
+            .await;
+        });
+    }
+}
