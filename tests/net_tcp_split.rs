@@ -1,6 +1,7 @@
 //! `TcpStream::split` and `into_split` on both backends: halves driven concurrently (the
 //! owned ones from tasks on different workers), `reunite`, the shutdown an owned write
-//! half sends when dropped (after its last write), `forget`, and readiness on halves.
+//! half sends when dropped (after its last write, on any worker), `forget`, and readiness
+//! on halves.
 
 mod support;
 
@@ -97,6 +98,33 @@ async fn dropped_write_half_shuts_down_after_its_last_write() {
     let mut bye = [0u8; 3];
     read.read_exact(&mut bye).await.unwrap();
     assert_eq!(&bye, b"bye", "the read half still works");
+}
+
+#[corio::test(backend = "both", workers = 2)]
+async fn write_half_dropped_on_another_worker_still_shuts_down() {
+    let (client, mut server) = tcp_pair().await;
+    let (mut read, mut write) = client.into_split();
+    let data = pattern(1 << 20, 5);
+    let peer = tokio::spawn(async move {
+        let mut got = Vec::new();
+        server.read_to_end(&mut got).await.unwrap();
+        server.write_all(b"bye").await.unwrap();
+        got
+    });
+    write.write_all(&data).await.unwrap();
+    // The last send may still run on this worker's ring; the drop happens elsewhere.
+    let other = 1 - corio::worker_id();
+    corio::spawn_on(other, async move { drop(write) })
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), peer)
+        .await
+        .expect("EOF reaches the peer while the read half lives")
+        .unwrap();
+    assert_eq!(checksum(&got), checksum(&data), "every byte, then EOF");
+    let mut bye = [0u8; 3];
+    read.read_exact(&mut bye).await.unwrap();
+    assert_eq!(&bye, b"bye");
 }
 
 #[corio::test(backend = "both")]

@@ -94,6 +94,16 @@ impl<B: IoBuf> Send<B> {
     pub fn detach(self) {
         self.0.detach();
     }
+
+    /// Like [`detach`](Self::detach), then shuts down the write direction once the send
+    /// has succeeded, from whichever thread this is called on: what dropping a write half
+    /// means (the peer gets every byte, then EOF).
+    pub fn detach_then_shutdown(mut self) {
+        if let Some(send) = self.0.data_mut() {
+            send.shutdown_after = true;
+        }
+        self.0.detach();
+    }
 }
 
 impl Socket {

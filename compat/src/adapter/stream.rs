@@ -150,33 +150,18 @@ impl WritePart {
 
     /// Shuts down the write direction once the send in flight (if any) has completed, for
     /// a write half dropped without `shutdown`: the peer sees every byte reported written,
-    /// then EOF.
-    ///
-    /// With a send in flight, a task on this worker finishes it, then shuts down. When the
-    /// half is dropped away from the worker that runs its send (or outside a runtime), the
-    /// send still completes but no shutdown follows: the peer sees EOF when the socket
-    /// closes, once the read half is dropped too.
+    /// then EOF. The send is detached with the shutdown attached, so this works on any
+    /// worker; a send that failed is not followed by a shutdown.
     pub(crate) fn shutdown_when_sent(&mut self) {
         let state = get_mut(&mut self.state);
         if state.is_closed() {
             return;
         }
-        let Some(owner) = state.send_owner() else {
-            let _ = SockRef::from(&self.socket).shutdown(Shutdown::Write);
-            return;
-        };
-        let on_owner = owner == std::thread::current().id();
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) if on_owner => {
-                let mut state = std::mem::take(state);
-                let socket = self.socket.clone();
-                handle.spawn(async move {
-                    if poll_fn(|cx| state.poll_flush(cx)).await.is_ok() {
-                        let _ = SockRef::from(&socket).shutdown(Shutdown::Write);
-                    }
-                });
+        match state.take_inflight() {
+            Some(send) => send.detach_then_shutdown(),
+            None => {
+                let _ = SockRef::from(&self.socket).shutdown(Shutdown::Write);
             }
-            _ => tracing::debug!("write half dropped away from its send's worker; no shutdown"),
         }
     }
 

@@ -20,7 +20,6 @@ use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use std::thread::ThreadId;
 
 use corio_runtime::{Send, Shutdown, Socket};
 use tokio::io::Ready;
@@ -38,8 +37,6 @@ pub(crate) struct WriteState {
     inflight: Option<Send<Vec<u8>>>,
     /// Length of the send in flight.
     inflight_len: usize,
-    /// The thread whose ring runs the send in flight.
-    owner: Option<ThreadId>,
     /// An error from a completed send, reported by the next call.
     error: Option<io::Error>,
     shutdown: Option<Shutdown>,
@@ -54,7 +51,6 @@ impl Default for WriteState {
             spare: Vec::new(),
             inflight: None,
             inflight_len: 0,
-            owner: None,
             error: None,
             shutdown: None,
             closed: false,
@@ -79,9 +75,9 @@ impl WriteState {
         self.inflight.is_some() || self.shutdown.is_some()
     }
 
-    /// The thread that runs the send in flight, if one is.
-    pub(crate) fn send_owner(&self) -> Option<ThreadId> {
-        self.inflight.as_ref().and(self.owner)
+    /// Takes the send in flight, if any, to let it finish on its own.
+    pub(crate) fn take_inflight(&mut self) -> Option<Send<Vec<u8>>> {
+        self.inflight.take()
     }
 
     /// True once the write direction was shut down.
@@ -121,7 +117,6 @@ impl WriteState {
             Ok(send) => {
                 self.inflight = Some(send);
                 self.inflight_len = len;
-                self.owner = Some(std::thread::current().id());
                 Poll::Ready(Ok(len))
             }
             Err((err, buf)) => {

@@ -143,6 +143,11 @@ impl<T: Completable> Future for Op<T> {
 }
 
 impl<T: Completable> Op<T> {
+    /// The op's resources, to adjust what happens at their final CQE.
+    pub(crate) fn data_mut(&mut self) -> Option<&mut T> {
+        self.data.as_mut()
+    }
+
     /// Lets the op finish in the kernel without waiting for it; its resources are
     /// dropped after its final CQE. For sends already reported as written.
     pub(crate) fn detach(mut self) {

@@ -2,7 +2,8 @@
 //! bytes of an owned buffer; with `MSG_WAITALL` the kernel retries partial sends on a
 //! stream socket itself. Resources kept alive: the buffer and the fd. Result: bytes sent,
 //! or `-errno` (`EPIPE`, `ECONNRESET`). Cancellation: a send that already
-//! queued bytes completes with their count. Kernel 5.6. The epoll backend writes through
+//! queued bytes completes with their count. A send detached with `shutdown_after` shuts
+//! down the write direction when its CQE reports success (a dropped write half). Kernel 5.6. The epoll backend writes through
 //! tokio's `TcpStream` instead.
 
 use std::io;
@@ -19,12 +20,18 @@ use crate::fd::SharedFd;
 #[derive(Debug)]
 pub(crate) struct Send<B> {
     /// Keeps the fd open until the CQE.
-    _fd: SharedFd,
+    fd: SharedFd,
     buf: B,
+    /// Shut down the write direction after a successful final CQE (detached sends).
+    pub(crate) shutdown_after: bool,
 }
 
 impl<B: IoBuf> Orphan for Send<B> {
-    fn discard(&mut self, _: Completion) {}
+    fn discard(&mut self, completion: Completion) {
+        if self.shutdown_after && completion.result >= 0 {
+            let _ = socket2::SockRef::from(&self.fd).shutdown(std::net::Shutdown::Write);
+        }
+    }
 }
 
 impl<B: IoBuf> Completable for Send<B> {
@@ -42,8 +49,9 @@ pub(crate) fn send<B: IoBuf>(fd: &SharedFd, buf: B) -> Result<Op<Send<B>>, (io::
         .flags(libc::MSG_NOSIGNAL | libc::MSG_WAITALL)
         .build();
     let data = Send {
-        _fd: fd.clone(),
+        fd: fd.clone(),
         buf,
+        shutdown_after: false,
     };
     // SAFETY: the SQE points into `buf`'s heap memory, owned by `data` until the CQE.
     unsafe { Op::submit(data, sqe) }.map_err(|(err, data)| (err, data.buf))
