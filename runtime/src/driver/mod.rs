@@ -91,14 +91,10 @@ impl Ring {
     /// run deferred completions and reap the CQ.
     pub(crate) fn turn(&mut self) {
         self.adopt_remote_orphans();
-        // Our own submissions often complete other ops at once (a loopback send wakes a
-        // recv): a second flush posts those CQEs now instead of after an epoll round trip.
-        for _ in 0..2 {
-            if let Err(err) = self.flush() {
-                tracing::error!(error = %err, "io_uring submit failed");
-            }
-            self.reap();
+        if let Err(err) = self.flush() {
+            tracing::error!(error = %err, "io_uring submit failed");
         }
+        self.reap();
     }
 
     /// Records the driver task's waker; it is woken when SQEs wait for submission.
