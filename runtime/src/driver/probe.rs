@@ -107,7 +107,12 @@ fn check_opcodes(uring: &IoUring) -> Result<(), Unavailable> {
             what: "probe",
             errno: err.raw_os_error().unwrap_or(0),
         })?;
-    match REQUIRED.iter().find(|(code, _)| !probe.is_supported(*code)) {
+    require_opcodes(|code| probe.is_supported(code))
+}
+
+/// Fails with the first opcode in [`REQUIRED`] that `supported` rejects.
+fn require_opcodes(supported: impl Fn(u8) -> bool) -> Result<(), Unavailable> {
+    match REQUIRED.iter().find(|(code, _)| !supported(*code)) {
         Some((_, name)) => Err(Unavailable::MissingOpcode { name }),
         None => Ok(()),
     }
@@ -145,5 +150,38 @@ impl Ring {
             remote: Remote::register(eventfd),
             setup,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_opcode_is_named() {
+        let without_shutdown = |code| code != opcode::Shutdown::CODE;
+        let reason = require_opcodes(without_shutdown).unwrap_err();
+        assert_eq!(
+            reason,
+            Unavailable::MissingOpcode {
+                name: "IORING_OP_SHUTDOWN"
+            }
+        );
+        assert!(
+            reason.to_string().contains("IORING_OP_SHUTDOWN"),
+            "{reason}"
+        );
+        assert!(require_opcodes(|_| true).is_ok());
+    }
+
+    #[test]
+    fn this_kernel_has_every_required_opcode() {
+        match IoUring::new(8) {
+            Ok(uring) => check_opcodes(&uring).expect("kernel 5.19+ has them all"),
+            Err(err) if std::env::var("CORIO_REQUIRE_URING").is_ok_and(|v| v == "1") => {
+                panic!("io_uring unavailable: {err}")
+            }
+            Err(err) => eprintln!("skipping: io_uring unavailable: {err}"),
+        }
     }
 }
