@@ -197,3 +197,28 @@ async fn io_completes_while_another_task_spins_on_yield_now() {
     }
     io.await.unwrap();
 }
+
+#[test]
+fn shutdown_timeout_does_not_wait_for_blocking_tasks() {
+    for backend in [Backend::Uring, Backend::Epoll] {
+        let Some(rt) = corio::__private::test_runtime(backend, Some(2)) else {
+            continue;
+        };
+        let started = rt.block_on(async {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            corio::spawn_blocking(move || {
+                tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_secs(30));
+            });
+            rx.await.is_ok()
+        });
+        assert!(started, "{backend:?}: the blocking task runs");
+        let start = Instant::now();
+        rt.shutdown_timeout(Duration::from_millis(100));
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{backend:?}: shutdown waited {:?} for a blocking task",
+            start.elapsed()
+        );
+    }
+}
