@@ -1,6 +1,7 @@
 //! `corio::net`: tokio's socket types, backed by io_uring or by tokio itself.
 
 mod addr;
+mod backed;
 pub mod tcp;
 mod udp;
 pub mod unix;

@@ -16,6 +16,7 @@ use tokio::net::ToSocketAddrs;
 
 use crate::adapter::UringStream;
 use crate::net::addr;
+use crate::net::backed::Backed;
 
 /// A TCP connection, like `tokio::net::TcpStream`.
 ///
@@ -42,10 +43,7 @@ pub struct TcpStream {
     pub(super) inner: Inner,
 }
 
-pub(super) enum Inner {
-    Uring(UringStream),
-    Epoll(tokio::net::TcpStream),
-}
+pub(super) type Inner = Backed<tokio::net::TcpStream>;
 
 impl TcpStream {
     /// Opens a TCP connection to `addr`, trying each resolved address in turn.
@@ -286,10 +284,7 @@ impl TcpStream {
 
 impl AsFd for TcpStream {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        match &self.inner {
-            Inner::Uring(stream) => stream.socket().as_fd(),
-            Inner::Epoll(stream) => stream.as_fd(),
-        }
+        self.inner.as_fd()
     }
 }
 
@@ -301,12 +296,8 @@ impl AsRawFd for TcpStream {
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let backend = match self.inner {
-            Inner::Uring(_) => "uring",
-            Inner::Epoll(_) => "epoll",
-        };
         f.debug_struct("TcpStream")
-            .field("backend", &backend)
+            .field("backend", &self.inner.backend())
             .field("local", &self.local_addr().ok())
             .field("peer", &self.peer_addr().ok())
             .finish()
@@ -315,55 +306,40 @@ impl fmt::Debug for TcpStream {
 
 impl AsyncRead for TcpStream {
     fn poll_read(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().inner {
-            Inner::Uring(stream) => stream.read.poll_read(cx, buf),
-            Inner::Epoll(stream) => Pin::new(stream).poll_read(cx, buf),
-        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for TcpStream {
     fn poll_write(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().inner {
-            Inner::Uring(stream) => stream.write.poll_write(cx, &[io::IoSlice::new(buf)]),
-            Inner::Epoll(stream) => Pin::new(stream).poll_write(cx, buf),
-        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().inner {
-            Inner::Uring(stream) => stream.write.poll_write(cx, bufs),
-            Inner::Epoll(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
-        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        true
+        self.inner.is_write_vectored()
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().inner {
-            Inner::Uring(stream) => stream.write.poll_flush(cx),
-            Inner::Epoll(stream) => Pin::new(stream).poll_flush(cx),
-        }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().inner {
-            Inner::Uring(stream) => stream.write.poll_shutdown(cx),
-            Inner::Epoll(stream) => Pin::new(stream).poll_shutdown(cx),
-        }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

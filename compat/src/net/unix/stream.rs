@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf, Ready};
 
 use super::SocketAddr;
 use crate::adapter::UringStream;
+use crate::net::backed::Backed;
 
 /// A Unix stream connection, like `tokio::net::UnixStream`.
 ///
@@ -27,10 +28,7 @@ pub struct UnixStream {
     pub(super) inner: Inner,
 }
 
-pub(super) enum Inner {
-    Uring(UringStream),
-    Epoll(tokio::net::UnixStream),
-}
+pub(super) type Inner = Backed<tokio::net::UnixStream>;
 
 impl UnixStream {
     /// Connects to the socket bound at `path`.
@@ -255,10 +253,7 @@ impl UnixStream {
 
 impl AsFd for UnixStream {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        match &self.inner {
-            Inner::Uring(stream) => stream.socket().as_fd(),
-            Inner::Epoll(stream) => stream.as_fd(),
-        }
+        self.inner.as_fd()
     }
 }
 
@@ -270,12 +265,8 @@ impl AsRawFd for UnixStream {
 
 impl fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let backend = match self.inner {
-            Inner::Uring(_) => "uring",
-            Inner::Epoll(_) => "epoll",
-        };
         f.debug_struct("UnixStream")
-            .field("backend", &backend)
+            .field("backend", &self.inner.backend())
             .field("local", &self.local_addr().ok())
             .field("peer", &self.peer_addr().ok())
             .finish()
@@ -284,55 +275,40 @@ impl fmt::Debug for UnixStream {
 
 impl AsyncRead for UnixStream {
     fn poll_read(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().inner {
-            Inner::Uring(stream) => stream.read.poll_read(cx, buf),
-            Inner::Epoll(stream) => Pin::new(stream).poll_read(cx, buf),
-        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for UnixStream {
     fn poll_write(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().inner {
-            Inner::Uring(stream) => stream.write.poll_write(cx, &[IoSlice::new(buf)]),
-            Inner::Epoll(stream) => Pin::new(stream).poll_write(cx, buf),
-        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
+        bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().inner {
-            Inner::Uring(stream) => stream.write.poll_write(cx, bufs),
-            Inner::Epoll(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
-        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        true
+        self.inner.is_write_vectored()
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().inner {
-            Inner::Uring(stream) => stream.write.poll_flush(cx),
-            Inner::Epoll(stream) => Pin::new(stream).poll_flush(cx),
-        }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().inner {
-            Inner::Uring(stream) => stream.write.poll_shutdown(cx),
-            Inner::Epoll(stream) => Pin::new(stream).poll_shutdown(cx),
-        }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
