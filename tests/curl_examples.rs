@@ -40,8 +40,7 @@ fn examples_answer_curl() {
 /// Both backends, unless io_uring is unavailable here and `CORIO_REQUIRE_URING=1` is not set.
 fn backends() -> &'static str {
     let probe = corio::probe();
-    let required = std::env::var("CORIO_REQUIRE_URING").as_deref() == Ok("1");
-    if probe.kind == corio::BackendKind::Uring || required {
+    if probe.kind == corio::BackendKind::Uring || corio::__private::uring_required() {
         "uring epoll"
     } else {
         eprintln!("io_uring is unavailable ({probe}): checking the examples on epoll only");

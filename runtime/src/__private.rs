@@ -26,6 +26,7 @@ pub fn test_runtime_with(backend: Backend, builder: Builder) -> Option<Runtime> 
     }
 }
 
-fn uring_required() -> bool {
+/// True when `CORIO_REQUIRE_URING=1`: a test that would skip its uring half must fail.
+pub fn uring_required() -> bool {
     std::env::var(REQUIRE_URING_ENV).is_ok_and(|v| v == "1")
 }

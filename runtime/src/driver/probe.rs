@@ -178,7 +178,7 @@ mod tests {
     fn this_kernel_has_every_required_opcode() {
         match IoUring::new(8) {
             Ok(uring) => check_opcodes(&uring).expect("kernel 5.19+ has them all"),
-            Err(err) if std::env::var("CORIO_REQUIRE_URING").is_ok_and(|v| v == "1") => {
+            Err(err) if crate::__private::uring_required() => {
                 panic!("io_uring unavailable: {err}")
             }
             Err(err) => eprintln!("skipping: io_uring unavailable: {err}"),
