@@ -57,7 +57,7 @@ fn adapter(c: &mut Criterion) {
         println!("backend {}", rt.backend());
         group.bench_function(format!("corio-{name}/16MiB"), |b| {
             b.iter_custom(|iters| {
-                rt.block_on(async move {
+                rt.block_on_local(move || async move {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         total += transfer!(corio::net::TcpListener, corio::net::TcpStream).await;

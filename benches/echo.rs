@@ -87,7 +87,7 @@ impl Subject {
     /// Times `iters` round trips over a fresh connection (set-up excluded).
     fn run(&self, iters: u64) -> Duration {
         match self {
-            Subject::Corio(_, rt) => rt.block_on(async move {
+            Subject::Corio(_, rt) => rt.block_on_local(move || async move {
                 let (client, server) = corio_pair().await;
                 ping_pong(client, server, iters).await
             }),

@@ -62,11 +62,9 @@ fn hyper_hello(c: &mut Criterion) {
         println!("backend {}", rt.backend());
         group.bench_function(format!("corio-{name}/hello"), |b| {
             b.iter_custom(|iters| {
-                rt.block_on(round_trips!(
-                    corio::net::TcpListener,
-                    corio::net::TcpStream,
-                    iters
-                ))
+                rt.block_on_local(move || {
+                    round_trips!(corio::net::TcpListener, corio::net::TcpStream, iters)
+                })
             })
         });
     }

@@ -21,7 +21,7 @@ fn ring_nop(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(5));
     group.bench_function("uring/nop", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async move {
+            rt.block_on_local(move || async move {
                 let start = Instant::now();
                 for _ in 0..iters {
                     corio_runtime::nop().await.expect("nop");
@@ -32,7 +32,7 @@ fn ring_nop(c: &mut Criterion) {
     });
     group.bench_function("uring/nop_batch64", |b| {
         b.iter_custom(|iters| {
-            rt.block_on(async move {
+            rt.block_on_local(move || async move {
                 let start = Instant::now();
                 for _ in 0..iters {
                     let batch = futures::future::join_all((0..64).map(|_| corio_runtime::nop()));

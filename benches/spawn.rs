@@ -21,7 +21,7 @@ fn spawn(c: &mut Criterion) {
         println!("backend {}", rt.backend());
         group.bench_function(format!("{name}/tokio_spawn"), |b| {
             b.iter_custom(|iters| {
-                rt.block_on(async move {
+                rt.block_on_local(move || async move {
                     let start = Instant::now();
                     for i in 0..iters {
                         tokio::spawn(async move { i }).await.expect("join");
@@ -32,7 +32,7 @@ fn spawn(c: &mut Criterion) {
         });
         group.bench_function(format!("{name}/spawn_local"), |b| {
             b.iter_custom(|iters| {
-                rt.block_on(async move {
+                rt.block_on_local(move || async move {
                     let start = Instant::now();
                     for i in 0..iters {
                         corio::spawn_local(async move { i }).await.expect("join");
@@ -43,7 +43,7 @@ fn spawn(c: &mut Criterion) {
         });
         group.bench_function(format!("{name}/corio_spawn"), |b| {
             b.iter_custom(|iters| {
-                rt.block_on(async move {
+                rt.block_on_local(move || async move {
                     let start = Instant::now();
                     for i in 0..iters {
                         corio::spawn(async move { i }).await.expect("join");

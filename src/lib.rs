@@ -33,7 +33,8 @@
 pub use corio_macros::{main, test};
 pub use corio_runtime::{
     backend, is_sharded, probe, spawn, spawn_blocking, spawn_local, spawn_on, worker_id, workers,
-    Backend, BackendInfo, BackendKind, Builder, Runtime, Unavailable, BACKEND_ENV, WORKERS_ENV,
+    Backend, BackendInfo, BackendKind, Builder, EnterGuard, Handle, Runtime, Unavailable,
+    BACKEND_ENV, WORKERS_ENV,
 };
 
 /// Owned-buffer I/O types shared by both backends.

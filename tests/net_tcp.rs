@@ -152,7 +152,7 @@ async fn read_after_eof_returns_zero_repeatedly() {
 
 /// Drops `stream` with an RST instead of a FIN.
 fn reset(stream: TcpStream) {
-    stream.set_linger(Some(Duration::ZERO)).unwrap();
+    stream.set_zero_linger().unwrap();
     drop(stream);
 }
 

@@ -43,7 +43,7 @@ fn dropping_streams_with_reads_in_flight_leaks_nothing() {
         let Some(rt) = corio::__private::test_runtime(backend, Some(1)) else {
             continue;
         };
-        rt.block_on(async move {
+        rt.block_on_local(move || async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let baseline = support::open_fds();
             let mut pairs = connected_pairs(&listener, CONNECTIONS).await;
@@ -82,7 +82,7 @@ fn more_connections_than_sq_entries_all_echo() {
         let Some(rt) = corio::__private::test_runtime_with(backend, builder) else {
             continue;
         };
-        rt.block_on(async move {
+        rt.block_on_local(move || async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let pairs = connected_pairs(&listener, 64).await;
             let tasks: Vec<_> = pairs
@@ -117,7 +117,7 @@ fn a_stream_dropped_on_another_worker_releases_its_read() {
         let Some(rt) = corio::__private::test_runtime(backend, Some(2)) else {
             continue;
         };
-        rt.block_on(async move {
+        rt.block_on_local(move || async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let baseline = support::open_fds();
             let (mut client, server) = connected_pairs(&listener, 1).await.pop().unwrap();

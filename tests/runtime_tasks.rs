@@ -127,7 +127,7 @@ fn workers_are_pinned_to_distinct_cpus() {
         let Some(rt) = corio::__private::test_runtime(backend, Some(cpus.len())) else {
             continue;
         };
-        let pinned = rt.block_on(async {
+        let pinned = rt.block_on_local(|| async {
             let mut pinned = Vec::new();
             for worker in 0..corio::workers() {
                 pinned.push(
@@ -153,7 +153,7 @@ fn unpinned_workers_keep_the_process_mask() {
         .backend(Backend::Epoll)
         .build()
         .unwrap();
-    let set = rt.block_on(async { support::thread_cpus() });
+    let set = rt.block_on_local(|| async { support::thread_cpus() });
     assert_eq!(set, cpus);
 }
 

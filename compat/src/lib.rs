@@ -1,10 +1,11 @@
-//! corio-compat: the public socket types of `corio::net`, with tokio's names and traits,
-//! on either backend.
+//! corio-compat: the public socket types of `corio::net`, with tokio's names, traits and
+//! semantics, on either backend.
 //!
-//! Each type is an `enum Inner { Uring(..), Epoll(tokio type) }`: on the uring backend
-//! reads and writes go through owned-buffer adapters over the worker's io_uring; on the
-//! epoll backend the type delegates to tokio's own.
+//! Every type holds an `io::Source`: a non-blocking fd whose readiness comes from the
+//! worker's io_uring (`POLL_ADD`) or from tokio's reactor, and each operation is one
+//! non-blocking syscall once the socket is ready, written once for both backends and every
+//! socket family (see `docs/ARCHITECTURE.md`).
 #![deny(unsafe_code)]
 
-mod adapter;
+mod io;
 pub mod net;

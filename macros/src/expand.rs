@@ -9,6 +9,11 @@
 //!
 //! Generated code only names the facade by absolute paths (`::corio::...`).
 //!
+//! Without `backend = ".."`, the runtime takes its backend from `CORIO_BACKEND` (`auto`
+//! when unset); a backend the attribute names is kept whatever `CORIO_BACKEND` says
+//! (`::corio::__private::named_backend`, and for tests `test_runtime` versus
+//! `env_test_runtime`).
+//!
 //! A non-unit return value (e.g. `Result<(), Box<dyn Error>>`) need not be `Send`: it is turned
 //! into a `std::process::ExitCode` by `Termination::report` on the worker that produced it
 //! (printing `Error: ..` as std does), and that exit code is what the generated fn returns.
@@ -58,14 +63,14 @@ fn with_error(mut tokens: TokenStream, error: syn::Error) -> TokenStream {
 }
 
 fn generate(kind: Kind, config: &Config, func: &ItemFn) -> TokenStream {
-    match (kind, config.backend.unwrap_or(Backend::Auto)) {
+    match (kind, config.backend) {
         (Kind::Main, _) => main_fn(config, func),
-        (Kind::Test, Backend::Both) => {
+        (Kind::Test, Some(Backend::Both)) => {
             let name = func.sig.ident.unraw();
             let uring = Ident::new(&format!("uring_{name}"), name.span());
             let epoll = Ident::new(&format!("epoll_{name}"), name.span());
-            let uring = test_fn(func, &uring, Backend::Uring, config.workers);
-            let epoll = test_fn(func, &epoll, Backend::Epoll, config.workers);
+            let uring = test_fn(func, &uring, Some(Backend::Uring), config.workers);
+            let epoll = test_fn(func, &epoll, Some(Backend::Epoll), config.workers);
             quote! { #uring #epoll }
         }
         (Kind::Test, backend) => test_fn(func, &func.sig.ident, backend, config.workers),
@@ -110,14 +115,26 @@ fn main_fn(config: &Config, func: &ItemFn) -> TokenStream {
 }
 
 /// `#[test] fn name() { async fn __corio_test() {..} <test runtime or skip>; <run> }`.
-fn test_fn(func: &ItemFn, name: &Ident, backend: Backend, workers: Option<usize>) -> TokenStream {
+/// `backend` is the one named by the attribute; `None` leaves it to `CORIO_BACKEND`.
+fn test_fn(
+    func: &ItemFn,
+    name: &Ident,
+    backend: Option<Backend>,
+    workers: Option<usize>,
+) -> TokenStream {
     let attrs = outer_attrs(func);
     let vis = &func.vis;
     let body = nested_fn(func, "__corio_test");
-    let backend = backend_path(backend);
     let workers = match workers {
         Some(n) => quote!(::core::option::Option::Some(#n)),
         None => quote!(::core::option::Option::None),
+    };
+    let runtime = match backend {
+        Some(backend) => {
+            let backend = backend_path(backend);
+            quote!(::corio::__private::test_runtime(#backend, #workers))
+        }
+        None => quote!(::corio::__private::env_test_runtime(#workers)),
     };
     let skip = skip(func);
     let (ret, run) = if returns_unit(func) {
@@ -130,9 +147,7 @@ fn test_fn(func: &ItemFn, name: &Ident, backend: Backend, workers: Option<usize>
         #(#attrs)*
         #vis fn #name() #ret {
             #body
-            let ::core::option::Option::Some(runtime) =
-                ::corio::__private::test_runtime(#backend, #workers)
-            else {
+            let ::core::option::Option::Some(runtime) = #runtime else {
                 // io_uring is unavailable; `test_runtime` already said why.
                 #skip
             };
@@ -175,18 +190,19 @@ fn should_panic_expected(attr: &syn::Attribute) -> Option<String> {
     }
 }
 
-/// `::corio::Builder::new()` plus the knobs that were given, then `build()`.
+/// `::corio::Builder::new()` plus the knobs that were given, then `build()`. A named
+/// backend is pinned, so that `CORIO_BACKEND` does not override it.
 fn build_runtime(config: &Config) -> TokenStream {
     let mut builder = quote!(::corio::Builder::new());
     if let Some(n) = config.workers {
         builder = quote!(#builder.workers(#n));
     }
-    if let Some(backend) = config.backend {
-        let backend = backend_path(backend);
-        builder = quote!(#builder.backend(#backend));
-    }
     if config.sharded {
         builder = quote!(#builder.sharded(true));
+    }
+    if let Some(backend) = config.backend {
+        let backend = backend_path(backend);
+        builder = quote!(::corio::__private::named_backend(#builder, #backend));
     }
     quote! {
         match #builder.build() {

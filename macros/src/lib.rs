@@ -28,9 +28,10 @@ use proc_macro::TokenStream;
 ///
 /// All optional, comma separated:
 /// - `workers = N`: number of worker threads (default: one per usable CPU).
-/// - `backend = "auto" | "uring" | "epoll"`: I/O backend (default `"auto"`: io_uring when
-///   the kernel allows it, epoll otherwise). The `CORIO_BACKEND` environment variable
-///   overrides it.
+/// - `backend = "auto" | "uring" | "epoll"`: I/O backend (`"auto"`: io_uring when the
+///   kernel allows it, epoll otherwise). A backend named here is used whatever
+///   `CORIO_BACKEND` says; without this argument the `CORIO_BACKEND` environment variable
+///   picks it (`auto` when unset).
 /// - `sharded`: run the body once on every worker (bind listeners with `SO_REUSEPORT`);
 ///   `main` returns the first error. A sharded `main` returns `()` or `Result<(), E>` with
 ///   `E: Send`, e.g. `Box<dyn Error + Send + Sync>`.
@@ -73,10 +74,13 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// # Arguments
 ///
 /// All optional, comma separated:
-/// - `backend = "auto" | "uring" | "epoll" | "both"` (default `"auto"`). `"both"` generates
-///   two tests, `uring_<name>` and `epoll_<name>`, so the name of a failing test says which
-///   backend failed. When io_uring is unavailable, the uring half prints why and passes
-///   (skips), unless `CORIO_REQUIRE_URING=1` is set, which turns the skip into a failure.
+/// - `backend = "auto" | "uring" | "epoll" | "both"`. `"both"` generates two tests,
+///   `uring_<name>` and `epoll_<name>`, so the name of a failing test says which backend
+///   failed. A backend named here is used whatever `CORIO_BACKEND` says; without this
+///   argument the `CORIO_BACKEND` environment variable picks it (`auto` when unset), so
+///   one test binary can be run once per backend. When io_uring is asked for and
+///   unavailable, the test prints why and passes (skips), unless `CORIO_REQUIRE_URING=1`
+///   is set, which turns the skip into a failure.
 /// - `workers = N`: number of worker threads (default 1).
 ///
 /// # Examples

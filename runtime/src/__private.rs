@@ -1,7 +1,7 @@
 //! Support for the code `corio-macros` generates and for corio's own tests. Not a
 //! public API.
 
-use crate::{Backend, Builder, Runtime};
+use crate::{Backend, Builder, Runtime, BACKEND_ENV};
 
 /// The variable that turns a skipped uring test half into a failure.
 pub const REQUIRE_URING_ENV: &str = "CORIO_REQUIRE_URING";
@@ -16,17 +16,46 @@ pub fn test_runtime(backend: Backend, workers: Option<usize>) -> Option<Runtime>
 /// As [`test_runtime`], from a configured builder; `CORIO_BACKEND` and `CORIO_WORKERS`
 /// are ignored so each half runs the backend it names.
 pub fn test_runtime_with(backend: Backend, builder: Builder) -> Option<Runtime> {
-    match builder.backend(backend).ignore_env().build() {
-        Ok(rt) => Some(rt),
-        Err(err) if backend == Backend::Uring && !uring_required() => {
-            eprintln!("skipping the io_uring half of this test: {err}");
-            None
-        }
-        Err(err) => panic!("corio: cannot start the {backend:?} test runtime: {err}"),
-    }
+    start_test(backend, builder.backend(backend).ignore_env())
+}
+
+/// The runtime of a `#[corio::test]` that names no backend: `CORIO_BACKEND` picks it
+/// (`auto` when unset). `CORIO_WORKERS` is ignored. Skips as [`test_runtime`] does when
+/// `CORIO_BACKEND=uring` asks for an io_uring the machine cannot give.
+pub fn env_test_runtime(workers: Option<usize>) -> Option<Runtime> {
+    let builder = Builder::new()
+        .workers(workers.unwrap_or(1))
+        .ignore_workers_env();
+    start_test(env_backend(), builder)
+}
+
+/// `builder` with the backend an attribute names: `CORIO_BACKEND` does not override it.
+pub fn named_backend(builder: Builder, backend: Backend) -> Builder {
+    builder.backend(backend).ignore_backend_env()
 }
 
 /// True when `CORIO_REQUIRE_URING=1`: a test that would skip its uring half must fail.
 pub fn uring_required() -> bool {
     std::env::var(REQUIRE_URING_ENV).is_ok_and(|v| v == "1")
+}
+
+/// Builds a test runtime that asked for `requested`; see [`test_runtime`] for the skip.
+fn start_test(requested: Backend, builder: Builder) -> Option<Runtime> {
+    match builder.build() {
+        Ok(rt) => Some(rt),
+        Err(err) if requested == Backend::Uring && !uring_required() => {
+            eprintln!("skipping the io_uring half of this test: {err}");
+            None
+        }
+        Err(err) => panic!("corio: cannot start the {requested:?} test runtime: {err}"),
+    }
+}
+
+/// The backend `CORIO_BACKEND` asks for, to decide whether a failed start is a skip. An
+/// invalid value counts as `Auto`: `Builder::build` reports it.
+fn env_backend() -> Backend {
+    std::env::var(BACKEND_ENV)
+        .ok()
+        .and_then(|value| Backend::parse(&value).ok())
+        .unwrap_or(Backend::Auto)
 }

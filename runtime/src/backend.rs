@@ -133,20 +133,54 @@ pub fn uring_active() -> bool {
     crate::context::has_ring()
 }
 
+/// The backend of the corio runtime this thread belongs to: a worker's, or, on a guest
+/// thread (inside [`Runtime::block_on`](crate::Runtime::block_on) or
+/// [`Handle::enter`](crate::Handle::enter)), the runtime's; `None` outside a runtime.
+/// Sockets created here use this backend.
+pub fn current_backend() -> Option<BackendKind> {
+    crate::context::current().map(|current| current.shared().backend.kind)
+}
+
+/// The tokio handle of the worker that owns sockets created on this thread: the current
+/// worker, or worker 0 on a guest thread; `None` outside a corio runtime. Used to route
+/// the I/O of a socket polled on a thread without a ring.
+pub fn home_handle() -> Option<tokio::runtime::Handle> {
+    crate::context::current().map(|current| current.home().clone())
+}
+
+/// Submits the cancellations of ops just dropped on this thread and reaps their
+/// completions now, so that what those ops held (an fd, and with it a listening port or a
+/// connection) is released before this returns rather than at the ring's next turn. Does
+/// nothing on a thread without a ring.
+pub fn release_cancelled() {
+    // Two turns: the first submits the `AsyncCancel`s; with `DEFER_TASKRUN` the cancelled
+    // ops' completions are posted by the deferred work the second one runs.
+    if crate::context::try_with_ring(|ring| {
+        ring.turn();
+        ring.turn();
+    })
+    .is_some()
+    {
+        crate::context::wake_ready();
+    }
+}
+
 /// Ops in flight (or completed and not yet taken) on this worker's ring; `None` on a
 /// thread without a ring. Cheap: for tests, metrics and leak checks.
 pub fn ring_ops_in_flight() -> Option<usize> {
     crate::context::with_ring(|ring| ring.in_flight())
 }
 
-/// The backend of the runtime this thread belongs to.
+/// The backend of the runtime this thread belongs to (as a worker, or as a guest inside
+/// [`Runtime::block_on`](crate::Runtime::block_on) or
+/// [`Handle::enter`](crate::Handle::enter)).
 ///
 /// # Panics
 ///
-/// When called outside a corio worker.
+/// When called outside a corio runtime.
 pub fn backend() -> BackendInfo {
-    crate::context::expect_worker("corio::backend()")
-        .shared
+    crate::context::expect_current("corio::backend()")
+        .shared()
         .backend
         .clone()
 }

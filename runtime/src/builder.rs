@@ -23,7 +23,7 @@ pub const WORKERS_ENV: &str = "CORIO_WORKERS";
 ///     .backend(corio_runtime::Backend::Auto)
 ///     .build()
 ///     .unwrap();
-/// rt.block_on(async { println!("on worker {}", corio_runtime::worker_id()) });
+/// rt.block_on(async { println!("running on {}", corio_runtime::backend()) });
 /// ```
 #[derive(Debug, Clone)]
 pub struct Builder {
@@ -33,8 +33,10 @@ pub struct Builder {
     pub(crate) ring_entries: u32,
     pub(crate) sharded: bool,
     pub(crate) thread_name: String,
-    /// Whether `CORIO_BACKEND` / `CORIO_WORKERS` override this builder.
-    pub(crate) use_env: bool,
+    /// Whether `CORIO_BACKEND` overrides `backend`.
+    pub(crate) backend_env: bool,
+    /// Whether `CORIO_WORKERS` overrides `workers`.
+    pub(crate) workers_env: bool,
 }
 
 impl Default for Builder {
@@ -54,7 +56,8 @@ impl Builder {
             ring_entries: DEFAULT_RING_ENTRIES,
             sharded: false,
             thread_name: "corio-worker".to_owned(),
-            use_env: true,
+            backend_env: true,
+            workers_env: true,
         }
     }
 
@@ -96,8 +99,20 @@ impl Builder {
     }
 
     /// Ignore `CORIO_BACKEND` and `CORIO_WORKERS` (tests that pick a backend on purpose).
-    pub(crate) fn ignore_env(mut self) -> Builder {
-        self.use_env = false;
+    pub(crate) fn ignore_env(self) -> Builder {
+        self.ignore_backend_env().ignore_workers_env()
+    }
+
+    /// Ignore `CORIO_BACKEND`: the backend set here is the one used (an attribute's
+    /// explicit `backend = ".."`).
+    pub(crate) fn ignore_backend_env(mut self) -> Builder {
+        self.backend_env = false;
+        self
+    }
+
+    /// Ignore `CORIO_WORKERS` (tests, whose worker count is part of what they test).
+    pub(crate) fn ignore_workers_env(mut self) -> Builder {
+        self.workers_env = false;
         self
     }
 
@@ -119,7 +134,7 @@ impl Builder {
         let ring = RingConfig {
             entries: self.ring_entries,
         };
-        let backend = backend::resolve(self.backend, self.use_env, ring)?;
+        let backend = backend::resolve(self.backend, self.backend_env, ring)?;
         tracing::info!(
             backend = %backend.kind,
             reason = %backend.reason,
@@ -131,13 +146,14 @@ impl Builder {
     }
 
     fn worker_count(&self) -> io::Result<usize> {
-        let from_env =
-            match std::env::var(WORKERS_ENV) {
-                Ok(value) if self.use_env => Some(value.trim().parse::<usize>().map_err(|_| {
+        let from_env = match std::env::var(WORKERS_ENV) {
+            Ok(value) if self.workers_env => {
+                Some(value.trim().parse::<usize>().map_err(|_| {
                     invalid(format!("{WORKERS_ENV}={value:?} is not a worker count"))
-                })?),
-                _ => None,
-            };
+                })?)
+            }
+            _ => None,
+        };
         let workers = from_env
             .or(self.workers)
             .unwrap_or_else(|| crate::worker::usable_cpus().len());

@@ -39,3 +39,20 @@ impl AsRawFd for SharedFd {
         self.raw()
     }
 }
+
+/// Registers an owned fd with the current tokio runtime's reactor, for both directions.
+///
+/// # Errors
+///
+/// When the reactor refuses the fd.
+///
+/// # Panics
+///
+/// Outside a tokio runtime, as tokio's `AsyncFd` does.
+pub fn register(fd: OwnedFd) -> std::io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
+    let interest = tokio::io::Interest::READABLE | tokio::io::Interest::WRITABLE;
+    // SAFETY: the `AsyncFd` owns `fd`, so the raw fd it registers stays open and names the
+    // same file description until the `AsyncFd` is dropped or gives it back.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, interest) }
+        .map_err(std::io::Error::from)
+}

@@ -22,15 +22,23 @@ mod trace;
 mod worker;
 
 pub use backend::{
-    backend, probe, ring_ops_in_flight, uring_active, Backend, BackendInfo, BackendKind,
-    BACKEND_ENV,
+    backend, current_backend, home_handle, probe, release_cancelled, ring_ops_in_flight,
+    uring_active, Backend, BackendInfo, BackendKind, BACKEND_ENV,
 };
 pub use builder::{Builder, WORKERS_ENV};
 pub use error::Unavailable;
-pub use runtime::Runtime;
+pub use runtime::{EnterGuard, Handle, Runtime};
+/// Non-blocking socket calls (`MSG_DONTWAIT`) made beside the ring, for readiness-based I/O.
+pub mod sys {
+    pub use crate::fd::register;
+    pub use crate::op::dontwait::{
+        accept, peer_cred, recv, recv_buf, recv_buf_mut, recv_from, recv_from_buf,
+        recv_from_buf_mut, recv_vectored, send, send_to,
+    };
+}
 pub use socket::{
-    nop, Accept, AcceptMulti, Connect, PollEvents, Recv, RecvMsg, Send, SendMsg, Shutdown, Socket,
-    Writev,
+    nop, Accept, AcceptMulti, Connect, PollEvents, Recv, RecvMsg, SendMsg, SendOp, Shutdown,
+    Socket, Writev,
 };
 pub use spawn::{
     bind_sharded, is_sharded, spawn, spawn_blocking, spawn_local, spawn_on, worker_id, workers,

@@ -13,7 +13,8 @@
 //!
 //! Dropping a future cancels its op. A recv or accept that already completed in the
 //! kernel is lost with it (an accepted fd is closed), so keep the future across polls
-//! (as `corio::net`'s adapters do) rather than racing it in a `select!` loop.
+//! rather than racing it in a `select!` loop (`corio::net` uses readiness and non-blocking
+//! syscalls instead, which are cancel safe).
 
 use std::future::Future;
 use std::io;
@@ -56,8 +57,8 @@ op_future!(
     Recv<B: IoBufMut> => op::recv::Recv<B>, BufResult<usize, B>
 );
 op_future!(
-    /// A send in flight; see [`Socket::send`].
-    Send<B: IoBuf> => op::send::Send<B>, BufResult<usize, B>
+    /// A send in flight; see [`Socket::send`]. (Not `Send`: that name is the marker trait's.)
+    SendOp<B: IoBuf> => op::send::Send<B>, BufResult<usize, B>
 );
 op_future!(
     /// A writev in flight; see [`Socket::writev`].
@@ -88,7 +89,16 @@ op_future!(
     Accept<> => op::accept::Accept, io::Result<(OwnedFd, SockAddr)>
 );
 
-impl<B: IoBuf> Send<B> {
+impl PollEvents {
+    /// True when this thread owns the ring the poll was submitted to, so polling it here
+    /// is allowed. A poll from another thread's ring is dropped (which cancels it) and
+    /// submitted again where it is awaited.
+    pub fn is_local(&self) -> bool {
+        self.0.is_local()
+    }
+}
+
+impl<B: IoBuf> SendOp<B> {
     /// Lets the send finish without waiting for it: the bytes still go out, and the
     /// buffer is freed after the kernel is done. Dropping the future instead cancels it.
     pub fn detach(self) {
@@ -137,8 +147,8 @@ impl Socket {
     /// # Errors
     ///
     /// As for [`Socket::recv`].
-    pub fn send<B: IoBuf>(&self, buf: B) -> Result<Send<B>, (io::Error, B)> {
-        op::send::send(&self.fd, buf).map(Send)
+    pub fn send<B: IoBuf>(&self, buf: B) -> Result<SendOp<B>, (io::Error, B)> {
+        op::send::send(&self.fd, buf).map(SendOp)
     }
 
     /// Sends the initialized bytes of `bufs`, in order; may send fewer.
@@ -179,7 +189,7 @@ impl Socket {
     ///
     /// `WouldBlock` when nothing is queued; otherwise as recv(2).
     pub fn try_recv(&self, buf: &mut [u8], flags: i32) -> io::Result<usize> {
-        op::dontwait::recv(&self.fd, buf, flags)
+        op::dontwait::recv(self.fd.as_fd(), buf, flags)
     }
 
     /// Like [`Socket::try_recv`], filling `bufs` in order.
@@ -188,7 +198,7 @@ impl Socket {
     ///
     /// As for [`Socket::try_recv`].
     pub fn try_recv_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        op::dontwait::recv_vectored(&self.fd, bufs)
+        op::dontwait::recv_vectored(self.fd.as_fd(), bufs)
     }
 
     /// Receives one datagram now, with its sender's address, without waiting
@@ -198,7 +208,7 @@ impl Socket {
     ///
     /// As for [`Socket::try_recv`].
     pub fn try_recv_from(&self, buf: &mut [u8], flags: i32) -> io::Result<(usize, SockAddr)> {
-        op::dontwait::recv_from(&self.fd, buf, flags)
+        op::dontwait::recv_from(self.fd.as_fd(), buf, flags)
     }
 
     /// Sends `bufs` in order now, without the ring and without waiting; may send fewer
@@ -209,7 +219,7 @@ impl Socket {
     /// `WouldBlock` when the send buffer is full; otherwise as send(2) (`EPIPE` shows as
     /// `BrokenPipe`: no `SIGPIPE` is raised).
     pub fn try_send(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        op::dontwait::send(&self.fd, bufs)
+        op::dontwait::send(self.fd.as_fd(), bufs)
     }
 
     /// Sends `buf` as one datagram to `addr` now, without waiting.
@@ -218,7 +228,7 @@ impl Socket {
     ///
     /// As for [`Socket::try_send`].
     pub fn try_send_to(&self, buf: &[u8], addr: &SockAddr) -> io::Result<usize> {
-        op::dontwait::send_to(&self.fd, buf, addr)
+        op::dontwait::send_to(self.fd.as_fd(), buf, addr)
     }
 
     /// Waits until the socket is ready for `events` (`libc::POLLIN`, `POLLOUT`...) and
@@ -302,6 +312,10 @@ impl AsFd for Socket {
 /// # Errors
 ///
 /// Outside a uring worker.
+///
+/// # Cancel safety
+///
+/// Dropping the future cancels the NOP; nothing else is affected.
 pub async fn nop() -> io::Result<()> {
     op::nop::nop()?.await
 }

@@ -1,7 +1,8 @@
-//! Spawning: `spawn` places a `Send` task on a worker chosen round-robin (the cursor is
-//! per worker, so no state is shared on this path), `spawn_on` on a named worker,
+//! Spawning: `spawn` places a `Send` task on a worker chosen round-robin (a worker keeps
+//! its own cursor, so no state is shared on that path), `spawn_on` on a named worker,
 //! `spawn_local` on the current worker's `LocalSet`. `tokio::spawn` inside a worker also
-//! stays on that worker.
+//! stays on that worker. Everything except `spawn_local` and `worker_id` also works on a
+//! guest thread (inside `Runtime::block_on` or `Handle::enter`).
 
 use std::future::Future;
 use std::io;
@@ -16,31 +17,28 @@ use crate::context;
 ///
 /// # Panics
 ///
-/// When called outside a corio worker.
+/// When called outside a corio runtime (a worker, or a thread inside
+/// [`Runtime::block_on`](crate::Runtime::block_on) or [`Handle::enter`](crate::Handle::enter)).
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let worker = context::expect_worker("corio::spawn");
-    let handles = &worker.shared.handles;
-    let target = worker.next.get() % handles.len();
-    worker.next.set(target + 1);
-    handles[target].spawn(future)
+    context::expect_current("corio::spawn").spawn(future)
 }
 
 /// Spawns a `Send` future on worker `worker`.
 ///
 /// # Panics
 ///
-/// When called outside a corio worker, or when `worker >= corio::workers()`.
+/// When called outside a corio runtime, or when `worker >= corio::workers()`.
 pub fn spawn_on<F>(worker: usize, future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let current = context::expect_worker("corio::spawn_on");
-    let handles = &current.shared.handles;
+    let current = context::expect_current("corio::spawn_on");
+    let handles = &current.shared().handles;
     assert!(
         worker < handles.len(),
         "corio::spawn_on: worker {worker} does not exist (the runtime has {})",
@@ -64,7 +62,8 @@ where
         .spawn_local(future)
 }
 
-/// Runs blocking code on the current worker's blocking pool.
+/// Runs blocking code on the current worker's blocking pool (worker 0's on a guest
+/// thread).
 ///
 /// # Panics
 ///
@@ -90,10 +89,10 @@ pub fn worker_id() -> usize {
 ///
 /// # Panics
 ///
-/// When called outside a corio worker.
+/// When called outside a corio runtime.
 pub fn workers() -> usize {
-    context::expect_worker("corio::workers")
-        .shared
+    context::expect_current("corio::workers")
+        .shared()
         .handles
         .len()
 }
@@ -101,7 +100,7 @@ pub fn workers() -> usize {
 /// True when the current runtime runs in sharded mode (listeners use `SO_REUSEPORT`);
 /// false outside a runtime.
 pub fn is_sharded() -> bool {
-    context::worker().is_some_and(|worker| worker.shared.sharded)
+    context::current().is_some_and(|current| current.shared().sharded)
 }
 
 /// Binds a listener for `addr` in a way every worker of a sharded runtime agrees on:
@@ -116,11 +115,11 @@ pub fn bind_sharded<T>(
     addr: SocketAddr,
     bind: impl FnOnce(SocketAddr) -> io::Result<(T, SocketAddr)>,
 ) -> io::Result<T> {
-    let Some(worker) = context::worker().filter(|worker| worker.shared.sharded) else {
+    let Some(current) = context::current().filter(|current| current.shared().sharded) else {
         return bind(addr).map(|(socket, _)| socket);
     };
-    let mut bound = worker
-        .shared
+    let mut bound = current
+        .shared()
         .bound
         .lock()
         .unwrap_or_else(PoisonError::into_inner);

@@ -86,7 +86,7 @@ fn dropped_in_flight_recvs_keep_buffers_until_their_cqes() {
         return;
     };
     let baseline_fds = open_fds();
-    rt.block_on(async move {
+    rt.block_on_local(move || async move {
         let live = Arc::new(AtomicUsize::new(0));
         let mut peers = Vec::new();
         let mut ops = Vec::new();
@@ -142,8 +142,9 @@ fn more_ops_than_sq_entries_all_complete() {
     let Some(rt) = corio_runtime::__private::test_runtime_with(Backend::Uring, builder) else {
         return;
     };
-    let results = rt
-        .block_on(async { futures::future::join_all((0..64).map(|_| corio_runtime::nop())).await });
+    let results = rt.block_on_local(|| async {
+        futures::future::join_all((0..64).map(|_| corio_runtime::nop())).await
+    });
     assert_eq!(results.len(), 64);
     assert!(results.iter().all(Result::is_ok), "{results:?}");
 }

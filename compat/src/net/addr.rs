@@ -38,15 +38,14 @@ where
     Err(last.unwrap_or_else(|| io::Error::other("no address to try")))
 }
 
-/// A new close-on-exec TCP socket for `addr`'s family; blocking on the uring backend
-/// (io_uring never blocks on it), non-blocking for tokio.
-pub(crate) fn tcp_socket(addr: &SocketAddr, nonblocking: bool) -> io::Result<Socket> {
+/// A new close-on-exec, non-blocking TCP socket for `addr`'s family.
+pub(crate) fn tcp_socket(addr: &SocketAddr) -> io::Result<Socket> {
     let socket = Socket::new(
         Domain::for_address(*addr),
         Type::STREAM,
         Some(Protocol::TCP),
     )?;
-    socket.set_nonblocking(nonblocking)?;
+    socket.set_nonblocking(true)?;
     Ok(socket)
 }
 

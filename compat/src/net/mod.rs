@@ -1,11 +1,11 @@
-//! `corio::net`: tokio's socket types, backed by io_uring or by tokio itself.
+//! `corio::net`: tokio's socket types, over io_uring or tokio's reactor.
 
 mod addr;
-mod backed;
+pub mod split;
 pub mod tcp;
 mod udp;
 pub mod unix;
 
 pub use tcp::{TcpListener, TcpSocket, TcpStream};
 pub use udp::UdpSocket;
-pub use unix::{UnixDatagram, UnixListener, UnixStream};
+pub use unix::{UnixDatagram, UnixListener, UnixSocket, UnixStream};

@@ -1,45 +1,34 @@
-//! `UdpSocket`: tokio's `UdpSocket` API on either backend.
+//! `UdpSocket`: tokio's `UdpSocket` API over a [`Source`], on either backend.
 
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::task::{ready, Context, Poll};
 
-use corio_runtime::Socket;
-use socket2::{Domain, Protocol, SockRef, Type};
+use bytes::BufMut;
+use socket2::{Domain, Protocol, SockAddr, SockRef, Type};
 use tokio::io::{Interest, ReadBuf, Ready};
 use tokio::net::ToSocketAddrs;
 
-use crate::adapter::Datagram;
+use crate::io::Source;
 use crate::net::addr;
 
+const PEEK: i32 = libc::MSG_PEEK;
+
 /// A UDP socket, like `tokio::net::UdpSocket`. Every method takes `&self`, so one socket
-/// can be shared by tasks through an `Arc`.
+/// can be shared by tasks (and threads) through an `Arc`.
 ///
-/// On the uring backend receives and sends go through the worker's io_uring (see below);
-/// on the epoll backend this is a `tokio::net::UdpSocket`.
-///
-/// # Receiving on io_uring
-///
-/// The socket keeps one receive in flight, owned by the socket rather than by the
-/// `recv_from` future: a datagram that arrives while the future is dropped (a lost
-/// `select!` branch) is kept for the next receive. Datagrams longer than the caller's
-/// buffer are truncated, as with recvfrom(2).
+/// Each receive and send is one non-blocking syscall once the socket is ready; readiness
+/// comes from the worker's io_uring or tokio's reactor. A datagram longer than the buffer
+/// is truncated, as with recvfrom(2).
 ///
 /// # Cancel safety
 ///
-/// `recv`, `recv_from`, `readable`, `writable` and `ready` are cancel safe. `send` and
-/// `send_to` are not on io_uring: dropping the future cancels the send, which may already
-/// have left (tokio guarantees it did not).
+/// As in tokio, every async method is cancel safe: a dropped `send`/`send_to` sent
+/// nothing, a dropped `recv`/`recv_from`/`peek*` received nothing.
 pub struct UdpSocket {
-    inner: Inner,
-}
-
-enum Inner {
-    Uring(Datagram),
-    Epoll(tokio::net::UdpSocket),
+    io: Source,
 }
 
 impl UdpSocket {
@@ -48,48 +37,42 @@ impl UdpSocket {
     /// # Errors
     ///
     /// The last bind error, e.g. `AddrInUse`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future (during name resolution) binds nothing.
     pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         addr::each_addr(addr, |addr| async move {
             let socket =
                 socket2::Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
             socket.bind(&addr.into())?;
-            UdpSocket::from_socket(socket)
+            UdpSocket::from_fd(OwnedFd::from(socket))
         })
         .await
     }
 
-    fn from_socket(socket: socket2::Socket) -> io::Result<UdpSocket> {
-        let inner = if corio_runtime::uring_active() {
-            socket.set_nonblocking(false)?;
-            Inner::Uring(Datagram::new(Socket::from_owned(OwnedFd::from(socket))))
-        } else {
-            socket.set_nonblocking(true)?;
-            Inner::Epoll(tokio::net::UdpSocket::from_std(socket.into())?)
-        };
-        Ok(UdpSocket { inner })
+    fn from_fd(fd: OwnedFd) -> io::Result<UdpSocket> {
+        Ok(UdpSocket {
+            io: Source::new(fd)?,
+        })
     }
 
-    /// Wraps a bound `std::net::UdpSocket` for the current worker's backend.
+    /// Wraps a bound `std::net::UdpSocket` (set to non-blocking mode here).
     ///
     /// # Errors
     ///
-    /// Registering with tokio's reactor fails (epoll backend, outside a runtime).
+    /// Outside a corio (or tokio) runtime.
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
-        UdpSocket::from_socket(socket.into())
+        UdpSocket::from_fd(OwnedFd::from(socket))
     }
 
     /// Turns the socket back into a `std::net::UdpSocket`, in non-blocking mode.
     ///
     /// # Errors
     ///
-    /// `WouldBlock` while an operation is still in flight on the uring backend.
+    /// Only when the process is out of file descriptors (see `TcpStream::into_std`).
     pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
-        let socket = match self.inner {
-            Inner::Epoll(socket) => socket.into_std()?,
-            Inner::Uring(datagram) => std::net::UdpSocket::from(datagram.into_owned_fd()?),
-        };
-        socket.set_nonblocking(true)?;
-        Ok(socket)
+        self.io.into_fd().map(std::net::UdpSocket::from)
     }
 
     /// The local address.
@@ -98,143 +81,214 @@ impl UdpSocket {
     ///
     /// As `getsockname(2)`.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        addr::inet(SockRef::from(self).local_addr()?)
+        addr::inet(self.io.local_sock_addr()?)
     }
 
-    /// The connected peer's address.
+    /// The address the socket is connected to.
     ///
     /// # Errors
     ///
-    /// `NotConnected` before [`connect`](UdpSocket::connect).
+    /// `NotConnected` before [`UdpSocket::connect`].
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        addr::inet(SockRef::from(self).peer_addr()?)
+        addr::inet(self.io.peer_sock_addr()?)
     }
 
-    /// Connects to `addr` (the first resolved address that works): `send` and `recv` then
-    /// talk to it only.
+    /// Sets the default destination for `send` and the only source `recv` accepts,
+    /// trying each resolved address in turn.
     ///
     /// # Errors
     ///
     /// The last connect error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future during name resolution leaves the socket as it was.
     pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
-        addr::each_addr(addr, |addr| async move {
-            SockRef::from(self).connect(&addr.into())
-        })
+        addr::each_addr(
+            addr,
+            |addr| async move { self.sock().connect(&addr.into()) },
+        )
         .await
     }
 
-    /// Waits until the socket is ready for any of `interest`; see
-    /// `TcpStream::ready`.
+    /// Waits for any readiness in `interest`; may be spurious.
     ///
     /// # Errors
     ///
-    /// On io_uring, `Unsupported` for `Interest::PRIORITY` or an interest with neither
-    /// readable nor writable, and submission failures.
+    /// `Unsupported` on io_uring for an interest with neither readable nor writable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
     pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.ready(interest).await,
-            Inner::Epoll(socket) => socket.ready(interest).await,
-        }
+        self.io.ready(interest).await
     }
 
-    /// Waits until a datagram can be received.
+    /// Waits until the socket may be writable.
     ///
     /// # Errors
     ///
-    /// Submission failures on io_uring.
-    pub async fn readable(&self) -> io::Result<()> {
-        match &self.inner {
-            Inner::Uring(datagram) => poll_fn(|cx| datagram.poll_recv_ready(cx)).await.map(drop),
-            Inner::Epoll(socket) => socket.readable().await,
-        }
-    }
-
-    /// Waits until a datagram can be sent.
+    /// As [`UdpSocket::ready`].
     ///
-    /// # Errors
+    /// # Cancel safety
     ///
-    /// Submission failures on io_uring.
+    /// Cancel safe.
     pub async fn writable(&self) -> io::Result<()> {
-        match &self.inner {
-            Inner::Uring(datagram) => poll_fn(|cx| datagram.poll_send_ready(cx)).await.map(drop),
-            Inner::Epoll(socket) => socket.writable().await,
-        }
+        self.ready(Interest::WRITABLE).await.map(drop)
     }
 
-    /// Polls for receive readiness.
+    /// Polls for write readiness; only the last task to call it is woken.
     ///
     /// # Errors
     ///
-    /// Submission failures on io_uring.
-    pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.poll_recv_ready(cx).map_ok(drop),
-            Inner::Epoll(socket) => socket.poll_recv_ready(cx),
-        }
-    }
-
-    /// Polls for send readiness.
-    ///
-    /// # Errors
-    ///
-    /// Submission failures on io_uring.
+    /// As [`UdpSocket::ready`].
     pub fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.poll_send_ready(cx).map_ok(drop),
-            Inner::Epoll(socket) => socket.poll_send_ready(cx),
-        }
+        self.io.poll_ready(cx, Interest::WRITABLE).map_ok(drop)
     }
 
     /// Sends `buf` as one datagram to the connected peer.
     ///
     /// # Errors
     ///
-    /// As send(2), e.g. `ConnectionRefused` after the peer's port answered with ICMP.
+    /// As send(2), e.g. `ConnectionRefused` after an ICMP error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future sent nothing.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.send(buf).await,
-            Inner::Epoll(socket) => socket.send(buf).await,
-        }
+        self.io.send(buf).await
     }
 
-    /// Polls to send `buf` to the connected peer.
+    /// Polls [`UdpSocket::send`].
     ///
     /// # Errors
     ///
-    /// As for [`send`](UdpSocket::send).
+    /// As [`UdpSocket::send`].
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match &self.inner {
-            Inner::Uring(_) => self.poll_try(cx, |socket| socket.try_send(buf)),
-            Inner::Epoll(socket) => socket.poll_send(cx, buf),
-        }
+        self.io.poll_send(cx, buf)
     }
 
-    /// Sends `buf` to the connected peer now, without waiting.
+    /// Sends now if the socket is ready: `WouldBlock` otherwise.
     ///
     /// # Errors
     ///
-    /// `WouldBlock` when the send buffer is full; otherwise as send(2).
+    /// `WouldBlock`, or as [`UdpSocket::send`].
     pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.try_send_to(buf, None),
-            Inner::Epoll(socket) => socket.try_send(buf),
-        }
+        self.io.try_send(buf)
     }
 
-    /// Sends `buf` as one datagram to `target` (its first resolved address).
+    /// Waits until the socket may be readable.
     ///
     /// # Errors
     ///
-    /// `InvalidInput` when `target` resolves to nothing; otherwise as sendto(2).
-    pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
-        let target = addr::resolve(target).await?[0];
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.send_to(buf, target.into()).await,
-            Inner::Epoll(socket) => socket.send_to(buf, target).await,
-        }
+    /// As [`UdpSocket::ready`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.ready(Interest::READABLE).await.map(drop)
     }
 
-    /// Polls to send `buf` to `target`.
+    /// Polls for read readiness; only the last task to call it is woken.
+    ///
+    /// # Errors
+    ///
+    /// As [`UdpSocket::ready`].
+    pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_ready(cx, Interest::READABLE).map_ok(drop)
+    }
+
+    /// Receives one datagram from the connected peer.
+    ///
+    /// # Errors
+    ///
+    /// As recv(2).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future received nothing.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.recv_flags(buf, 0).await
+    }
+
+    /// Polls [`UdpSocket::recv`] into `buf`.
+    ///
+    /// # Errors
+    ///
+    /// As [`UdpSocket::recv`].
+    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_recv_flags(cx, buf, 0)
+    }
+
+    /// Receives now if a datagram waits: `WouldBlock` otherwise.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock`, or as recv(2).
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.try_recv_flags(buf, 0)
+    }
+
+    /// Like [`UdpSocket::try_recv`], into the spare capacity of `buf` (which advances).
+    ///
+    /// # Errors
+    ///
+    /// As [`UdpSocket::try_recv`].
+    pub fn try_recv_buf<B: BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        self.io.try_recv_buf(buf)
+    }
+
+    /// Like [`UdpSocket::recv`], into the spare capacity of `buf` (which advances).
+    ///
+    /// # Errors
+    ///
+    /// As [`UdpSocket::recv`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn recv_buf<B: BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        self.io.recv_buf(buf).await
+    }
+
+    /// Like [`UdpSocket::try_recv_from`], into the spare capacity of `buf`.
+    ///
+    /// # Errors
+    ///
+    /// As [`UdpSocket::try_recv_from`].
+    pub fn try_recv_buf_from<B: BufMut>(&self, buf: &mut B) -> io::Result<(usize, SocketAddr)> {
+        with_inet(self.io.try_recv_buf_from(buf))
+    }
+
+    /// Like [`UdpSocket::recv_from`], into the spare capacity of `buf`.
+    ///
+    /// # Errors
+    ///
+    /// As [`UdpSocket::recv_from`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn recv_buf_from<B: BufMut>(&self, buf: &mut B) -> io::Result<(usize, SocketAddr)> {
+        with_inet(self.io.recv_buf_from(buf).await)
+    }
+
+    /// Sends `buf` as one datagram to `addr` (the first address it resolves to).
+    ///
+    /// # Errors
+    ///
+    /// As sendto(2); `InvalidInput` when `addr` resolves to nothing.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future sent nothing.
+    pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
+        let target = addr::resolve(addr).await?[0];
+        self.io.send_to(buf, &target.into()).await
+    }
+
+    /// Polls a send of `buf` to `target`.
     ///
     /// # Errors
     ///
@@ -245,74 +299,32 @@ impl UdpSocket {
         buf: &[u8],
         target: SocketAddr,
     ) -> Poll<io::Result<usize>> {
-        match &self.inner {
-            Inner::Uring(_) => self.poll_try(cx, |socket| socket.try_send_to(buf, target)),
-            Inner::Epoll(socket) => socket.poll_send_to(cx, buf, target),
-        }
+        self.io.poll_send_to(cx, buf, &target.into())
     }
 
-    /// Sends `buf` to `target` now, without waiting.
+    /// Sends to `target` now if the socket is ready: `WouldBlock` otherwise.
     ///
     /// # Errors
     ///
-    /// `WouldBlock` when the send buffer is full; otherwise as sendto(2).
+    /// `WouldBlock`, or as sendto(2).
     pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.try_send_to(buf, Some(&target.into())),
-            Inner::Epoll(socket) => socket.try_send_to(buf, target),
-        }
+        self.io.try_send_to(buf, &target.into())
     }
 
-    /// Receives one datagram from the connected peer into `buf`.
-    ///
-    /// # Errors
-    ///
-    /// As recv(2), e.g. `ConnectionRefused` after an ICMP port unreachable.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.recv_from(buf).await.map(|(n, _)| n),
-            Inner::Epoll(socket) => socket.recv(buf).await,
-        }
-    }
-
-    /// Polls to receive one datagram from the connected peer into `buf`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`recv`](UdpSocket::recv).
-    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.poll_recv_from(cx, buf).map_ok(drop),
-            Inner::Epoll(socket) => socket.poll_recv(cx, buf),
-        }
-    }
-
-    /// Receives one datagram from the connected peer now, without waiting.
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock` when none is queued (on io_uring also while a receive is in flight);
-    /// otherwise as recv(2).
-    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.try_recv_from(buf).map(|(n, _)| n)
-    }
-
-    /// Receives one datagram into `buf`, with its sender.
+    /// Receives one datagram and its sender's address.
     ///
     /// # Errors
     ///
     /// As recvfrom(2).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future received nothing.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        match &self.inner {
-            Inner::Uring(datagram) => {
-                let (n, from) = datagram.recv_from(buf).await?;
-                Ok((n, addr::inet(from)?))
-            }
-            Inner::Epoll(socket) => socket.recv_from(buf).await,
-        }
+        with_inet(self.io.recv_from_flags(buf, 0).await)
     }
 
-    /// Polls to receive one datagram into `buf`; returns its sender.
+    /// Polls [`UdpSocket::recv_from`] into `buf`.
     ///
     /// # Errors
     ///
@@ -322,38 +334,148 @@ impl UdpSocket {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<SocketAddr>> {
-        match &self.inner {
-            Inner::Uring(datagram) => {
-                let from = ready!(datagram.poll_recv_from(cx, buf))?;
-                Poll::Ready(addr::inet(from))
-            }
-            Inner::Epoll(socket) => socket.poll_recv_from(cx, buf),
-        }
+        let from = ready!(self.io.poll_recv_from_flags(cx, buf, 0))?;
+        Poll::Ready(addr::inet(from))
     }
 
-    /// Receives one datagram now, without waiting, with its sender.
+    /// Receives now if a datagram waits: `WouldBlock` otherwise.
     ///
     /// # Errors
     ///
-    /// `WouldBlock` when none is queued (on io_uring also while a receive is in flight);
-    /// otherwise as recvfrom(2).
+    /// `WouldBlock`, or as recvfrom(2).
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        match &self.inner {
-            Inner::Uring(datagram) => {
-                let (n, from) = datagram.try_recv_from(buf)?;
-                Ok((n, addr::inet(from)?))
-            }
-            Inner::Epoll(socket) => socket.try_recv_from(buf),
-        }
+        with_inet(self.io.try_recv_from_flags(buf, 0))
     }
 
-    /// Sets `SO_BROADCAST`.
+    /// Runs `f`, a non-blocking I/O call of the caller's on this socket, once; a
+    /// `WouldBlock` from it clears the readiness of `interest`.
     ///
     /// # Errors
     ///
-    /// As `setsockopt(2)`.
-    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
-        SockRef::from(self).set_broadcast(on)
+    /// `f`'s error.
+    pub fn try_io<R>(
+        &self,
+        interest: Interest,
+        f: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.try_io(interest, |_| f())
+    }
+
+    /// Waits for `interest` and runs `f` until it returns something other than
+    /// `WouldBlock`.
+    ///
+    /// # Errors
+    ///
+    /// `f`'s error.
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel safe as `f`.
+    pub async fn async_io<R>(
+        &self,
+        interest: Interest,
+        mut f: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.async_io(interest, |_| f()).await
+    }
+
+    /// Receives the next datagram from the connected peer without removing it.
+    ///
+    /// # Errors
+    ///
+    /// As recv(2).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.recv_flags(buf, PEEK).await
+    }
+
+    /// Polls [`UdpSocket::peek`] into `buf`.
+    ///
+    /// # Errors
+    ///
+    /// As recv(2).
+    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_recv_flags(cx, buf, PEEK)
+    }
+
+    /// Peeks now if a datagram waits: `WouldBlock` otherwise.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock`, or as recv(2).
+    pub fn try_peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.try_recv_flags(buf, PEEK)
+    }
+
+    /// Receives the next datagram and its sender without removing it.
+    ///
+    /// # Errors
+    ///
+    /// As recvfrom(2).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        with_inet(self.io.recv_from_flags(buf, PEEK).await)
+    }
+
+    /// Polls [`UdpSocket::peek_from`] into `buf`.
+    ///
+    /// # Errors
+    ///
+    /// As recvfrom(2).
+    pub fn poll_peek_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<SocketAddr>> {
+        let from = ready!(self.io.poll_recv_from_flags(cx, buf, PEEK))?;
+        Poll::Ready(addr::inet(from))
+    }
+
+    /// Peeks now with the sender if a datagram waits: `WouldBlock` otherwise.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock`, or as recvfrom(2).
+    pub fn try_peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        with_inet(self.io.try_recv_from_flags(buf, PEEK))
+    }
+
+    /// The sender of the next datagram, without receiving it.
+    ///
+    /// # Errors
+    ///
+    /// As recvfrom(2).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn peek_sender(&self) -> io::Result<SocketAddr> {
+        addr::inet(self.io.peek_sender().await?)
+    }
+
+    /// Polls [`UdpSocket::peek_sender`].
+    ///
+    /// # Errors
+    ///
+    /// As recvfrom(2).
+    pub fn poll_peek_sender(&self, cx: &mut Context<'_>) -> Poll<io::Result<SocketAddr>> {
+        let from = ready!(self.io.poll_peek_sender(cx))?;
+        Poll::Ready(addr::inet(from))
+    }
+
+    /// The next datagram's sender now if one waits: `WouldBlock` otherwise.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock`, or as recvfrom(2).
+    pub fn try_peek_sender(&self) -> io::Result<SocketAddr> {
+        addr::inet(self.io.try_peek_sender()?)
     }
 
     /// Reads `SO_BROADCAST`.
@@ -362,16 +484,88 @@ impl UdpSocket {
     ///
     /// As `getsockopt(2)`.
     pub fn broadcast(&self) -> io::Result<bool> {
-        SockRef::from(self).broadcast()
+        self.sock().broadcast()
     }
 
-    /// Sets `IP_TTL`.
+    /// Sets `SO_BROADCAST`.
     ///
     /// # Errors
     ///
     /// As `setsockopt(2)`.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        SockRef::from(self).set_ttl_v4(ttl)
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        self.sock().set_broadcast(on)
+    }
+
+    /// Reads `IP_MULTICAST_LOOP`.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn multicast_loop_v4(&self) -> io::Result<bool> {
+        self.sock().multicast_loop_v4()
+    }
+
+    /// Sets `IP_MULTICAST_LOOP`.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        self.sock().set_multicast_loop_v4(on)
+    }
+
+    /// Reads `IP_MULTICAST_TTL`.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn multicast_ttl_v4(&self) -> io::Result<u32> {
+        self.sock().multicast_ttl_v4()
+    }
+
+    /// Sets `IP_MULTICAST_TTL`.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        self.sock().set_multicast_ttl_v4(ttl)
+    }
+
+    /// Reads `IPV6_MULTICAST_LOOP`.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn multicast_loop_v6(&self) -> io::Result<bool> {
+        self.sock().multicast_loop_v6()
+    }
+
+    /// Sets `IPV6_MULTICAST_LOOP`.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_multicast_loop_v6(&self, on: bool) -> io::Result<()> {
+        self.sock().set_multicast_loop_v6(on)
+    }
+
+    /// Reads `IPV6_TCLASS`.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn tclass_v6(&self) -> io::Result<u32> {
+        self.sock().tclass_v6()
+    }
+
+    /// Sets `IPV6_TCLASS`.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_tclass_v6(&self, tclass: u32) -> io::Result<()> {
+        self.sock().set_tclass_v6(tclass)
     }
 
     /// Reads `IP_TTL`.
@@ -380,7 +574,112 @@ impl UdpSocket {
     ///
     /// As `getsockopt(2)`.
     pub fn ttl(&self) -> io::Result<u32> {
-        SockRef::from(self).ttl_v4()
+        self.sock().ttl_v4()
+    }
+
+    /// Sets `IP_TTL`.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.sock().set_ttl_v4(ttl)
+    }
+
+    /// Reads `IP_TOS`.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn tos_v4(&self) -> io::Result<u32> {
+        self.sock().tos_v4()
+    }
+
+    /// Reads `IP_TOS`; the old name of [`UdpSocket::tos_v4`].
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    #[deprecated(
+        note = "`tos` related methods have been renamed `tos_v4` since they are IPv4-specific."
+    )]
+    pub fn tos(&self) -> io::Result<u32> {
+        self.tos_v4()
+    }
+
+    /// Sets `IP_TOS`.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_tos_v4(&self, tos: u32) -> io::Result<()> {
+        self.sock().set_tos_v4(tos)
+    }
+
+    /// Sets `IP_TOS`; the old name of [`UdpSocket::set_tos_v4`].
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    #[deprecated(
+        note = "`tos` related methods have been renamed `set_tos_v4` since they are IPv4-specific."
+    )]
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        self.set_tos_v4(tos)
+    }
+
+    /// The network interface this socket is bound to (`SO_BINDTODEVICE`), if any.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn device(&self) -> io::Result<Option<Vec<u8>>> {
+        self.sock().device()
+    }
+
+    /// Binds to a network interface (`SO_BINDTODEVICE`); `None` removes the binding.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`, e.g. `PermissionDenied` without `CAP_NET_RAW`.
+    pub fn bind_device(&self, interface: Option<&[u8]>) -> io::Result<()> {
+        self.sock().bind_device(interface)
+    }
+
+    /// Joins an IPv4 multicast group (`IP_ADD_MEMBERSHIP`).
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn join_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.sock().join_multicast_v4(&multiaddr, &interface)
+    }
+
+    /// Joins an IPv6 multicast group (`IPV6_ADD_MEMBERSHIP`).
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn join_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.sock().join_multicast_v6(multiaddr, interface)
+    }
+
+    /// Leaves an IPv4 multicast group (`IP_DROP_MEMBERSHIP`).
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn leave_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.sock().leave_multicast_v4(&multiaddr, &interface)
+    }
+
+    /// Leaves an IPv6 multicast group (`IPV6_DROP_MEMBERSHIP`).
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn leave_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.sock().leave_multicast_v6(multiaddr, interface)
     }
 
     /// Takes the pending socket error (`SO_ERROR`), if any.
@@ -389,31 +688,31 @@ impl UdpSocket {
     ///
     /// As `getsockopt(2)`.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        SockRef::from(self).take_error()
+        self.sock().take_error()
     }
 
-    /// On io_uring, a poll-style send: waits for send readiness, then tries once.
-    fn poll_try(
-        &self,
-        cx: &mut Context<'_>,
-        mut send: impl FnMut(&UdpSocket) -> io::Result<usize>,
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.poll_send_ready(cx))?;
-            match send(self) {
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                result => return Poll::Ready(result),
-            }
-        }
+    fn sock(&self) -> SockRef<'_> {
+        SockRef::from(&self.io)
+    }
+}
+
+fn with_inet(received: io::Result<(usize, SockAddr)>) -> io::Result<(usize, SocketAddr)> {
+    let (n, from) = received?;
+    Ok((n, addr::inet(from)?))
+}
+
+impl TryFrom<std::net::UdpSocket> for UdpSocket {
+    type Error = io::Error;
+
+    /// As [`UdpSocket::from_std`].
+    fn try_from(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        UdpSocket::from_std(socket)
     }
 }
 
 impl AsFd for UdpSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.socket().as_fd(),
-            Inner::Epoll(socket) => socket.as_fd(),
-        }
+        self.io.as_fd()
     }
 }
 
@@ -425,12 +724,8 @@ impl AsRawFd for UdpSocket {
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let backend = match self.inner {
-            Inner::Uring(_) => "uring",
-            Inner::Epoll(_) => "epoll",
-        };
         f.debug_struct("UdpSocket")
-            .field("backend", &backend)
+            .field("backend", &self.io.backend())
             .field("local", &self.local_addr().ok())
             .finish()
     }

@@ -34,9 +34,10 @@ fn main_with_args_builds_the_runtime() {
     );
     assert!(out.contains("fn main ()"), "{out}");
     assert!(out.contains("async fn __corio_main ()"), "{out}");
-    assert!(out.contains(". workers (2usize)"), "{out}");
     assert!(
-        out.contains(". backend (:: corio :: Backend :: Epoll)"),
+        out.contains(
+            ":: corio :: __private :: named_backend (:: corio :: Builder :: new () . workers (2usize) , :: corio :: Backend :: Epoll) . build ()"
+        ),
         "{out}"
     );
     assert!(
@@ -180,7 +181,7 @@ fn bad_signature_keeps_the_original_function() {
 }
 
 #[test]
-fn test_defaults_to_auto_and_one_function() {
+fn test_without_backend_takes_it_from_the_env_and_is_one_function() {
     let out = expand_test(
         quote!(),
         quote!(
@@ -189,12 +190,30 @@ fn test_defaults_to_auto_and_one_function() {
     );
     assert!(
         out.contains(
-            "test_runtime (:: corio :: Backend :: Auto , :: core :: option :: Option :: None)"
+            ":: corio :: __private :: env_test_runtime (:: core :: option :: Option :: None)"
         ),
         "{out}"
     );
+    assert!(!out.contains("Backend ::"), "{out}");
     assert_eq!(out.matches("prelude :: v1 :: test").count(), 1, "{out}");
     assert!(out.contains("fn simple ()"), "{out}");
+}
+
+#[test]
+fn test_with_a_named_backend_keeps_it() {
+    let out = expand_test(
+        quote!(backend = "auto"),
+        quote!(
+            async fn simple() {}
+        ),
+    );
+    assert!(
+        out.contains(
+            ":: corio :: __private :: test_runtime (:: corio :: Backend :: Auto , :: core :: option :: Option :: None)"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("env_test_runtime"), "{out}");
 }
 
 #[test]

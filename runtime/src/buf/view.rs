@@ -1,5 +1,6 @@
 //! Safe views of owned buffers for code that copies instead of handing the buffer to the
-//! kernel: the epoll backend's owned-buffer I/O, and bytes an adapter already holds.
+//! kernel: `corio::net`'s owned-buffer reads and writes, which receive into and send
+//! from the buffer with non-blocking syscalls.
 
 use tokio::io::ReadBuf;
 

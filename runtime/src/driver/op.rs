@@ -53,6 +53,11 @@ impl Slot {
         pushed.unwrap_or_else(|| Err(no_ring()))
     }
 
+    /// True when this thread owns the ring of this slot.
+    fn is_local(&self) -> bool {
+        context::with_ring(|ring| ring.id() == self.ring).unwrap_or(false)
+    }
+
     /// Runs `f` on the owning ring, or panics when polled on another thread.
     fn with<R>(&self, f: impl FnOnce(&mut super::Ring) -> R) -> R {
         let result = context::with_ring(|ring| (ring.id() == self.ring).then(|| f(ring)));
@@ -68,8 +73,7 @@ impl Slot {
     /// Gives `orphan` to the owning ring, wherever this runs; `cancel` says whether the
     /// kernel should stop the op or let it finish.
     fn release(&self, orphan: Box<dyn Orphan + Send>, cancel: bool) {
-        let local = context::with_ring(|ring| ring.id() == self.ring).unwrap_or(false);
-        if local {
+        if self.is_local() {
             context::with_ring(|ring| {
                 if cancel {
                     ring.orphan(self.index, orphan);
@@ -143,6 +147,11 @@ impl<T: Completable> Future for Op<T> {
 }
 
 impl<T: Completable> Op<T> {
+    /// True when this thread owns the op's ring (polling it elsewhere is a bug).
+    pub(crate) fn is_local(&self) -> bool {
+        self.slot.is_local()
+    }
+
     /// The op's resources, to adjust what happens at their final CQE.
     pub(crate) fn data_mut(&mut self) -> Option<&mut T> {
         self.data.as_mut()

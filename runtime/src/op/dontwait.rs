@@ -1,18 +1,20 @@
-//! Not an io_uring opcode: the `MSG_DONTWAIT` socket calls behind tokio's `try_*` readiness
-//! API (`try_read`, `try_write`, `try_recv_from`...), made directly on the socket's fd
-//! beside the ring. Sockets of the uring backend stay in blocking mode (io_uring never
-//! blocks on them), so every call here adds `MSG_DONTWAIT` and fails with `WouldBlock`
-//! instead of waiting; sends add `MSG_NOSIGNAL`. Resources: none beyond the call. Result:
-//! as recv(2)/send(2). Cancellation: nothing is in flight. The calls live here because
-//! receiving into a caller's initialized `&mut [u8]` through socket2 needs one unsafe view
-//! of it as `[MaybeUninit<u8>]`. The epoll backend uses tokio's `try_*` methods instead.
+//! Not an io_uring opcode: the non-blocking socket calls behind tokio's readiness API
+//! (`poll_read`, `try_read`, `try_write`, `recv_from`, `accept`...), made directly on a
+//! socket's fd beside the ring. Every call adds `MSG_DONTWAIT` (sends also
+//! `MSG_NOSIGNAL`), so it fails with `WouldBlock` instead of waiting whatever the fd's mode.
+//! Resources: none beyond the call. Result: as recv(2)/send(2)/accept4(2). Cancellation:
+//! nothing is in flight. The calls live here because receiving into a caller's `&mut [u8]`
+//! or `ReadBuf` through socket2 needs one unsafe view of it as `[MaybeUninit<u8>]` or one
+//! `assume_init`. Both backends use them: `corio::net` waits for readiness (io_uring
+//! `POLL_ADD` or tokio's reactor), then calls one of these.
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
+use std::os::fd::{BorrowedFd, OwnedFd};
 
+use bytes::BufMut;
 use socket2::{MaybeUninitSlice, SockAddr, SockRef};
-
-use crate::fd::SharedFd;
+use tokio::io::ReadBuf;
 
 const RECV_FLAGS: i32 = libc::MSG_DONTWAIT;
 const SEND_FLAGS: i32 = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
@@ -29,42 +31,171 @@ unsafe fn uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
     unsafe { &mut *(std::ptr::from_mut(buf) as *mut [MaybeUninit<u8>]) }
 }
 
+/// Marks the `n` bytes a receive call just wrote at the start of `buf`'s unfilled part as
+/// initialized and filled.
+fn advance(buf: &mut ReadBuf<'_>, n: usize) {
+    // SAFETY: the receive call that returned `n` wrote `n` bytes at the start of the
+    // unfilled part (recv(2) never returns more than it was given room for).
+    unsafe { buf.assume_init(n) };
+    buf.advance(n);
+}
+
 /// recv(2) into `buf` with `MSG_DONTWAIT | flags` (e.g. `MSG_PEEK`).
-pub(crate) fn recv(fd: &SharedFd, buf: &mut [u8], flags: i32) -> io::Result<usize> {
+///
+/// # Errors
+///
+/// `WouldBlock` when nothing is queued; otherwise as recv(2).
+pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8], flags: i32) -> io::Result<usize> {
     // SAFETY: recv(2) only copies received (initialized) bytes into the view.
     let view = unsafe { uninit(buf) };
-    SockRef::from(fd).recv_with_flags(view, RECV_FLAGS | flags)
+    SockRef::from(&fd).recv_with_flags(view, RECV_FLAGS | flags)
+}
+
+/// recv(2) into the unfilled part of `buf`, which then holds the bytes received.
+///
+/// # Errors
+///
+/// As [`recv`].
+pub fn recv_buf(fd: BorrowedFd<'_>, buf: &mut ReadBuf<'_>, flags: i32) -> io::Result<usize> {
+    // SAFETY: recv(2) only copies received (initialized) bytes into the unfilled part.
+    let view = unsafe { buf.unfilled_mut() };
+    let n = SockRef::from(&fd).recv_with_flags(view, RECV_FLAGS | flags)?;
+    advance(buf, n);
+    Ok(n)
 }
 
 /// recvmsg(2) into `bufs`, in order, with `MSG_DONTWAIT`.
-pub(crate) fn recv_vectored(fd: &SharedFd, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+///
+/// # Errors
+///
+/// As [`recv`].
+pub fn recv_vectored(fd: BorrowedFd<'_>, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
     let mut views: Vec<MaybeUninitSlice<'_>> = bufs
         .iter_mut()
         // SAFETY: recvmsg(2) only copies received (initialized) bytes into the views.
         .map(|buf| MaybeUninitSlice::new(unsafe { uninit(buf) }))
         .collect();
-    SockRef::from(fd)
+    SockRef::from(&fd)
         .recv_vectored_with_flags(&mut views, RECV_FLAGS)
         .map(|(n, _)| n)
 }
 
 /// recvfrom(2) of one datagram into `buf` with `MSG_DONTWAIT | flags`.
-pub(crate) fn recv_from(
-    fd: &SharedFd,
-    buf: &mut [u8],
-    flags: i32,
-) -> io::Result<(usize, SockAddr)> {
+///
+/// # Errors
+///
+/// As [`recv`].
+pub fn recv_from(fd: BorrowedFd<'_>, buf: &mut [u8], flags: i32) -> io::Result<(usize, SockAddr)> {
     // SAFETY: recvfrom(2) only copies received (initialized) bytes into the view.
     let view = unsafe { uninit(buf) };
-    SockRef::from(fd).recv_from_with_flags(view, RECV_FLAGS | flags)
+    SockRef::from(&fd).recv_from_with_flags(view, RECV_FLAGS | flags)
+}
+
+/// recvfrom(2) of one datagram into the unfilled part of `buf`.
+///
+/// # Errors
+///
+/// As [`recv`].
+pub fn recv_from_buf(
+    fd: BorrowedFd<'_>,
+    buf: &mut ReadBuf<'_>,
+    flags: i32,
+) -> io::Result<(usize, SockAddr)> {
+    // SAFETY: recvfrom(2) only copies received (initialized) bytes into the unfilled part.
+    let view = unsafe { buf.unfilled_mut() };
+    let (n, addr) = SockRef::from(&fd).recv_from_with_flags(view, RECV_FLAGS | flags)?;
+    advance(buf, n);
+    Ok((n, addr))
 }
 
 /// sendmsg(2) of `bufs`, in order, with `MSG_DONTWAIT | MSG_NOSIGNAL`; may send fewer.
-pub(crate) fn send(fd: &SharedFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-    SockRef::from(fd).send_vectored_with_flags(bufs, SEND_FLAGS)
+///
+/// # Errors
+///
+/// `WouldBlock` when the send buffer is full; otherwise as send(2) (`EPIPE` shows as
+/// `BrokenPipe`: no `SIGPIPE` is raised).
+pub fn send(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    SockRef::from(&fd).send_vectored_with_flags(bufs, SEND_FLAGS)
 }
 
 /// sendto(2) of one datagram to `addr` with `MSG_DONTWAIT | MSG_NOSIGNAL`.
-pub(crate) fn send_to(fd: &SharedFd, buf: &[u8], addr: &SockAddr) -> io::Result<usize> {
-    SockRef::from(fd).send_to_with_flags(buf, addr, SEND_FLAGS)
+///
+/// # Errors
+///
+/// As [`send`].
+pub fn send_to(fd: BorrowedFd<'_>, buf: &[u8], addr: &SockAddr) -> io::Result<usize> {
+    SockRef::from(&fd).send_to_with_flags(buf, addr, SEND_FLAGS)
+}
+
+/// accept4(2) with `SOCK_CLOEXEC | SOCK_NONBLOCK`: the connection and its peer's address,
+/// which the kernel reports with the connection (no `getpeername` that a reset could fail).
+///
+/// # Errors
+///
+/// `WouldBlock` when no connection waits; otherwise as accept4(2) (`EMFILE`...).
+pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, SockAddr)> {
+    let (socket, addr) = SockRef::from(&fd).accept()?;
+    socket.set_nonblocking(true)?;
+    Ok((OwnedFd::from(socket), addr))
+}
+
+/// recv(2) into the spare capacity of `out` (tokio's `try_read_buf`), advancing it by the
+/// bytes received.
+///
+/// # Errors
+///
+/// As [`recv`].
+pub fn recv_buf_mut<B: BufMut>(fd: BorrowedFd<'_>, out: &mut B, flags: i32) -> io::Result<usize> {
+    // SAFETY: recv(2) only copies received (initialized) bytes into the view.
+    let view = unsafe { out.chunk_mut().as_uninit_slice_mut() };
+    let n = SockRef::from(&fd).recv_with_flags(view, RECV_FLAGS | flags)?;
+    // SAFETY: recv(2) wrote `n` bytes at the start of the chunk it was given.
+    unsafe { out.advance_mut(n) };
+    Ok(n)
+}
+
+/// recvfrom(2) of one datagram into the spare capacity of `out` (tokio's `recv_buf_from`).
+///
+/// # Errors
+///
+/// As [`recv`].
+pub fn recv_from_buf_mut<B: BufMut>(
+    fd: BorrowedFd<'_>,
+    out: &mut B,
+    flags: i32,
+) -> io::Result<(usize, SockAddr)> {
+    // SAFETY: recvfrom(2) only copies received (initialized) bytes into the view.
+    let view = unsafe { out.chunk_mut().as_uninit_slice_mut() };
+    let (n, addr) = SockRef::from(&fd).recv_from_with_flags(view, RECV_FLAGS | flags)?;
+    // SAFETY: recvfrom(2) wrote `n` bytes at the start of the chunk it was given.
+    unsafe { out.advance_mut(n) };
+    Ok((n, addr))
+}
+
+/// The credentials of a Unix socket's peer (`SO_PEERCRED`).
+///
+/// # Errors
+///
+/// As getsockopt(2), e.g. `ENOTCONN`.
+pub fn peer_cred(fd: BorrowedFd<'_>) -> io::Result<libc::ucred> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are live locals of the size SO_PEERCRED writes and reports.
+    let rc = unsafe {
+        libc::getsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            std::ptr::from_mut(&mut cred).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(cred)
 }

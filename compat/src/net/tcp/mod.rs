@@ -2,9 +2,7 @@
 
 #[cfg(feature = "axum")]
 mod axum;
-mod half;
 mod listener;
-mod ready;
 mod socket;
 mod split;
 mod stream;

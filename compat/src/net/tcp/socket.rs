@@ -5,7 +5,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Type};
@@ -150,8 +150,18 @@ impl TcpSocket {
     /// # Errors
     ///
     /// As `setsockopt(2)`.
+    #[deprecated = "`SO_LINGER` causes the socket to block the thread on drop"]
     pub fn set_linger(&self, dur: Option<Duration>) -> io::Result<()> {
         self.inner.set_linger(dur)
+    }
+
+    /// Sets `SO_LINGER` to zero: closing the socket resets the connection (RST).
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_zero_linger(&self) -> io::Result<()> {
+        self.inner.set_linger(Some(Duration::ZERO))
     }
 
     /// Reads `SO_LINGER`.
@@ -179,6 +189,75 @@ impl TcpSocket {
     /// As `getsockopt(2)`.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.inner.tcp_nodelay()
+    }
+
+    /// Reads `IPV6_TCLASS`.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn tclass_v6(&self) -> io::Result<u32> {
+        self.inner.tclass_v6()
+    }
+
+    /// Sets `IPV6_TCLASS` (the traffic class of IPv6 packets).
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_tclass_v6(&self, tclass: u32) -> io::Result<()> {
+        self.inner.set_tclass_v6(tclass)
+    }
+
+    /// Reads `IP_TOS`.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn tos_v4(&self) -> io::Result<u32> {
+        self.inner.tos_v4()
+    }
+
+    /// Reads `IP_TOS`; the old name of [`TcpSocket::tos_v4`].
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    #[deprecated(
+        note = "`tos` related methods have been renamed `tos_v4` since they are IPv4-specific."
+    )]
+    pub fn tos(&self) -> io::Result<u32> {
+        self.tos_v4()
+    }
+
+    /// Sets `IP_TOS` (the type-of-service field of IPv4 packets).
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_tos_v4(&self, tos: u32) -> io::Result<()> {
+        self.inner.set_tos_v4(tos)
+    }
+
+    /// Sets `IP_TOS`; the old name of [`TcpSocket::set_tos_v4`].
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    #[deprecated(
+        note = "`tos` related methods have been renamed `set_tos_v4` since they are IPv4-specific."
+    )]
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        self.set_tos_v4(tos)
+    }
+
+    /// The network interface this socket is bound to (`SO_BINDTODEVICE`), if any.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn device(&self) -> io::Result<Option<Vec<u8>>> {
+        self.inner.device()
     }
 
     /// Binds to a network interface (`SO_BINDTODEVICE`); `None` removes the binding.
@@ -223,14 +302,12 @@ impl TcpSocket {
     /// # Errors
     ///
     /// As `connect(2)`, e.g. `ConnectionRefused`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future abandons the attempt and closes the socket.
     pub async fn connect(self, addr: SocketAddr) -> io::Result<TcpStream> {
-        if corio_runtime::uring_active() {
-            self.inner.set_nonblocking(false)?;
-            return TcpStream::connect_socket(self.inner, addr).await;
-        }
-        self.inner.set_nonblocking(true)?;
-        let socket = tokio::net::TcpSocket::from_std_stream(self.inner.into());
-        Ok(TcpStream::from_tokio(socket.connect(addr).await?))
+        TcpStream::connect_socket(self.inner, addr).await
     }
 
     /// Listens with a queue of `backlog` connections, turning the socket into a
@@ -242,7 +319,7 @@ impl TcpSocket {
     pub fn listen(self, backlog: u32) -> io::Result<TcpListener> {
         self.inner
             .listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
-        TcpListener::from_socket(self.inner)
+        TcpListener::from_fd(OwnedFd::from(self.inner))
     }
 
     /// Wraps a `std::net::TcpStream` (connected or not) to set options on it.

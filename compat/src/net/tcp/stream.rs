@@ -1,49 +1,33 @@
-//! `TcpStream`: tokio's `TcpStream` API on either backend. Readiness methods are in
-//! `ready.rs`, `split`/`into_split` in `split.rs`.
+//! `TcpStream`: tokio's `TcpStream` API over a [`Source`], on either backend.
 
 use std::fmt;
-use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use corio_runtime::buf::{self, BufResult, IoBuf, IoBufMut};
-use corio_runtime::Socket;
+use bytes::BufMut;
+use corio_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use socket2::SockRef;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf, Ready};
 use tokio::net::ToSocketAddrs;
 
-use crate::adapter::UringStream;
+use crate::io::Source;
 use crate::net::addr;
-use crate::net::backed::Backed;
 
 /// A TCP connection, like `tokio::net::TcpStream`.
 ///
-/// On the uring backend reads and writes go through the worker's io_uring (see the
-/// adapter notes below); on the epoll backend this is a `tokio::net::TcpStream`.
-///
-/// # Reads and writes on io_uring
-///
-/// A read copies from a buffer the stream owns (8–64 KiB); bytes not yet read stay there
-/// and come first on the next read, so dropping a read future loses nothing. A write
-/// copies up to 64 KiB (the high-water mark: at most that much is buffered before
-/// `poll_write` returns `Pending`) and is reported as written once submitted; a send error
-/// comes back from the next write, flush or shutdown. `flush` waits for the send in flight;
-/// `shutdown` also shuts down the write direction. Dropping the stream cancels a pending
-/// read and lets a pending send finish; the fd closes once the kernel is done with both.
-///
-/// The readiness API (`readable`, `try_read`, `peek`...) shares that state: bytes the
-/// stream already holds count as readable and are returned first, so it can be mixed with
-/// `AsyncRead` without losing or reordering bytes.
-///
-/// A stream can move to another worker while it has no operation in flight; polling it
-/// on another worker while one is in flight panics.
+/// Reads and writes are non-blocking syscalls made once the socket is ready; readiness
+/// comes from the worker's io_uring (`POLL_ADD`) or from tokio's epoll reactor. So the
+/// semantics are tokio's on both backends: a write returns once its bytes are in the
+/// kernel's socket buffer (a program that then blocks or exits still delivers them),
+/// `shutdown` never waits for the peer, errors are the kernel's and stay, and the stream
+/// works from any thread (another worker, a plain thread, `Runtime::block_on`).
 pub struct TcpStream {
-    pub(super) inner: Inner,
+    pub(crate) io: Source,
 }
-
-pub(super) type Inner = Backed<tokio::net::TcpStream>;
 
 impl TcpStream {
     /// Opens a TCP connection to `addr`, trying each resolved address in turn.
@@ -51,77 +35,51 @@ impl TcpStream {
     /// # Errors
     ///
     /// The last connect error, e.g. `ConnectionRefused`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future abandons the attempt and closes its socket.
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
-        if !corio_runtime::uring_active() {
-            return Ok(TcpStream::from_tokio(
-                tokio::net::TcpStream::connect(addr).await?,
-            ));
-        }
         addr::each_addr(addr, |addr| async move {
-            let socket = addr::tcp_socket(&addr, false)?;
-            TcpStream::connect_socket(socket, addr).await
+            TcpStream::connect_socket(addr::tcp_socket(&addr)?, addr).await
         })
         .await
     }
 
-    /// Connects an already configured blocking socket through the ring.
+    /// Connects an already configured socket.
     pub(crate) async fn connect_socket(
         socket: socket2::Socket,
         addr: SocketAddr,
     ) -> io::Result<TcpStream> {
-        let socket = Socket::from_owned(OwnedFd::from(socket));
-        socket.connect(addr.into())?.await?;
-        Ok(TcpStream::from_uring(socket))
+        let io = crate::io::connect(socket, &addr.into()).await?;
+        Ok(TcpStream { io })
     }
 
-    pub(crate) fn from_uring(socket: Socket) -> TcpStream {
-        TcpStream::from_parts(UringStream::new(socket))
+    /// Wraps a connected socket fd for the current backend.
+    pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            io: Source::new(fd)?,
+        })
     }
 
-    pub(super) fn from_parts(stream: UringStream) -> TcpStream {
-        TcpStream {
-            inner: Inner::Uring(stream),
-        }
-    }
-
-    pub(crate) fn from_tokio(stream: tokio::net::TcpStream) -> TcpStream {
-        TcpStream {
-            inner: Inner::Epoll(stream),
-        }
-    }
-
-    /// Wraps a connected `std::net::TcpStream` for the current worker's backend.
+    /// Wraps a connected `std::net::TcpStream` (set to non-blocking mode here).
     ///
     /// # Errors
     ///
-    /// Registering with tokio's reactor fails (epoll backend, outside a runtime).
+    /// Outside a corio (or tokio) runtime.
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        if corio_runtime::uring_active() {
-            stream.set_nonblocking(false)?;
-            Ok(TcpStream::from_uring(Socket::from_owned(OwnedFd::from(
-                stream,
-            ))))
-        } else {
-            stream.set_nonblocking(true)?;
-            Ok(TcpStream::from_tokio(tokio::net::TcpStream::from_std(
-                stream,
-            )?))
-        }
+        TcpStream::from_fd(OwnedFd::from(stream))
     }
 
-    /// Turns the stream back into a `std::net::TcpStream` (in non-blocking mode, as
-    /// tokio does). Bytes received but not yet read are lost.
+    /// Turns the stream back into a `std::net::TcpStream`, in non-blocking mode. Always
+    /// works, whatever the stream did before (on io_uring the fd may be a duplicate of the
+    /// original while a cancelled readiness poll still holds the original).
     ///
     /// # Errors
     ///
-    /// `WouldBlock` while an operation is still in flight on the uring backend.
+    /// Only when the process is out of file descriptors for that duplicate.
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
-        let stream = match self.inner {
-            Inner::Epoll(stream) => stream.into_std()?,
-            Inner::Uring(stream) => std::net::TcpStream::from(stream.into_owned_fd()?),
-        };
-        stream.set_nonblocking(true)?;
-        Ok(stream)
+        self.io.into_fd().map(std::net::TcpStream::from)
     }
 
     /// The local address.
@@ -130,7 +88,7 @@ impl TcpStream {
     ///
     /// As `getsockname(2)`.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        addr::inet(self.sock_ref().local_addr()?)
+        addr::inet(self.io.local_sock_addr()?)
     }
 
     /// The peer's address.
@@ -139,61 +97,7 @@ impl TcpStream {
     ///
     /// As `getpeername(2)`, e.g. `NotConnected`.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        addr::inet(self.sock_ref().peer_addr()?)
-    }
-
-    /// Sets `TCP_NODELAY`.
-    ///
-    /// # Errors
-    ///
-    /// As `setsockopt(2)`.
-    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.sock_ref().set_tcp_nodelay(nodelay)
-    }
-
-    /// Reads `TCP_NODELAY`.
-    ///
-    /// # Errors
-    ///
-    /// As `getsockopt(2)`.
-    pub fn nodelay(&self) -> io::Result<bool> {
-        self.sock_ref().tcp_nodelay()
-    }
-
-    /// Sets `IP_TTL`.
-    ///
-    /// # Errors
-    ///
-    /// As `setsockopt(2)`.
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.sock_ref().set_ttl_v4(ttl)
-    }
-
-    /// Reads `IP_TTL`.
-    ///
-    /// # Errors
-    ///
-    /// As `getsockopt(2)`.
-    pub fn ttl(&self) -> io::Result<u32> {
-        self.sock_ref().ttl_v4()
-    }
-
-    /// Sets `SO_LINGER`.
-    ///
-    /// # Errors
-    ///
-    /// As `setsockopt(2)`.
-    pub fn set_linger(&self, linger: Option<std::time::Duration>) -> io::Result<()> {
-        self.sock_ref().set_linger(linger)
-    }
-
-    /// Reads `SO_LINGER`.
-    ///
-    /// # Errors
-    ///
-    /// As `getsockopt(2)`.
-    pub fn linger(&self) -> io::Result<Option<std::time::Duration>> {
-        self.sock_ref().linger()
+        addr::inet(self.io.peer_sock_addr()?)
     }
 
     /// Takes the pending socket error (`SO_ERROR`), if any.
@@ -202,89 +106,310 @@ impl TcpStream {
     ///
     /// As `getsockopt(2)`.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.sock_ref().take_error()
+        self.sock().take_error()
     }
 
-    /// Shuts down the read, write or both directions right away (`shutdown(2)`), without
-    /// waiting for a send in flight; prefer `AsyncWriteExt::shutdown` for the write half.
+    /// Waits for any of the readiness in `interest`; may be spurious.
     ///
     /// # Errors
     ///
-    /// As `shutdown(2)`, e.g. `NotConnected`.
-    pub fn shutdown_std(&self, how: Shutdown) -> io::Result<()> {
-        self.sock_ref().shutdown(how)
+    /// `Unsupported` on io_uring for an interest with neither readable nor writable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future loses no readiness.
+    pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        self.io.ready(interest).await
+    }
+
+    /// Waits until the stream may be readable; then use [`TcpStream::try_read`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpStream::ready`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.ready(Interest::READABLE).await.map(drop)
+    }
+
+    /// Polls for read readiness; only the last task to call it is woken.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpStream::ready`].
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_ready(cx, Interest::READABLE).map_ok(drop)
+    }
+
+    /// Reads what is available now, without waiting: `WouldBlock` when nothing is.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock`, or as recv(2).
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.try_read(buf)
+    }
+
+    /// Like [`TcpStream::try_read`], filling `bufs` in order.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpStream::try_read`].
+    pub fn try_read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.io.try_read_vectored(bufs)
+    }
+
+    /// Like [`TcpStream::try_read`], into the spare capacity of `buf` (which advances).
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpStream::try_read`].
+    pub fn try_read_buf<B: BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        self.io.try_read_buf(buf)
+    }
+
+    /// Waits until the stream may be writable; then use [`TcpStream::try_write`].
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpStream::ready`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.ready(Interest::WRITABLE).await.map(drop)
+    }
+
+    /// Polls for write readiness; only the last task to call it is woken.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpStream::ready`].
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_ready(cx, Interest::WRITABLE).map_ok(drop)
+    }
+
+    /// Writes what fits now, without waiting: `WouldBlock` when nothing does.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock`, or as send(2) (e.g. `BrokenPipe`).
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.try_write(buf)
+    }
+
+    /// Like [`TcpStream::try_write`], from `bufs` in order.
+    ///
+    /// # Errors
+    ///
+    /// As [`TcpStream::try_write`].
+    pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.io.try_write_vectored(bufs)
+    }
+
+    /// Runs `f`, a non-blocking I/O call of the caller's on this socket, once; a
+    /// `WouldBlock` from it clears the readiness of `interest`.
+    ///
+    /// # Errors
+    ///
+    /// `f`'s error.
+    pub fn try_io<R>(
+        &self,
+        interest: Interest,
+        f: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.try_io(interest, |_| f())
+    }
+
+    /// Waits for `interest` and runs `f` until it returns something other than
+    /// `WouldBlock`.
+    ///
+    /// # Errors
+    ///
+    /// `f`'s error.
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel safe as `f`: the future is dropped only between calls of `f`.
+    pub async fn async_io<R>(
+        &self,
+        interest: Interest,
+        mut f: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.async_io(interest, |_| f()).await
+    }
+
+    /// Receives bytes without removing them from the queue; waits until there are some.
+    ///
+    /// # Errors
+    ///
+    /// As recv(2).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: nothing is consumed.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.peek(buf).await
+    }
+
+    /// Polls [`TcpStream::peek`] into `buf`.
+    ///
+    /// # Errors
+    ///
+    /// As recv(2).
+    pub fn poll_peek(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_peek(cx, buf)
+    }
+
+    /// Reads `TCP_NODELAY`.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.sock().tcp_nodelay()
+    }
+
+    /// Sets `TCP_NODELAY`.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.sock().set_tcp_nodelay(nodelay)
+    }
+
+    /// Reads `TCP_QUICKACK`.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn quickack(&self) -> io::Result<bool> {
+        self.sock().tcp_quickack()
+    }
+
+    /// Sets `TCP_QUICKACK`.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_quickack(&self, quickack: bool) -> io::Result<()> {
+        self.sock().set_tcp_quickack(quickack)
+    }
+
+    /// Reads `SO_LINGER`.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        self.sock().linger()
+    }
+
+    /// Sets `SO_LINGER`.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    #[deprecated = "`SO_LINGER` causes the socket to block the thread on drop"]
+    pub fn set_linger(&self, dur: Option<Duration>) -> io::Result<()> {
+        self.sock().set_linger(dur)
+    }
+
+    /// Sets `SO_LINGER` to zero: closing the stream resets the connection (RST).
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_zero_linger(&self) -> io::Result<()> {
+        self.sock().set_linger(Some(Duration::ZERO))
+    }
+
+    /// Reads `IP_TTL`.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.sock().ttl_v4()
+    }
+
+    /// Sets `IP_TTL`.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.sock().set_ttl_v4(ttl)
     }
 
     /// Reads into an owned buffer, from its start up to `buf.bytes_total()` bytes; 0 means
-    /// EOF (or a buffer without capacity). On io_uring, bytes an `AsyncRead` left in the
-    /// stream come first; otherwise the kernel receives straight into `buf`.
+    /// EOF (or a buffer without capacity). The kernel receives straight into `buf`.
     ///
     /// # Buffer ownership
     ///
-    /// `buf` always comes back, with the bytes read marked initialized, even on error. If
-    /// the future is dropped while the kernel receives into `buf`, the buffer is freed only
-    /// after the kernel lets go of it.
+    /// `buf` always comes back, with the bytes read marked initialized, even on error. The
+    /// kernel touches it only inside the call that fills it.
     ///
     /// # Cancel safety
     ///
-    /// Not cancel safe: bytes the kernel already received into `buf` are lost with it when
-    /// the future is dropped. Use `AsyncRead` (or `readable` and `try_read`) in `select!`.
+    /// Cancel safe: a dropped future has received nothing.
     ///
     /// # Errors
     ///
-    /// As recv(2): e.g. `ConnectionReset`; also a submission failure outside a worker.
-    pub async fn read_owned<B: IoBufMut>(&mut self, mut buf: B) -> BufResult<usize, B> {
-        match &mut self.inner {
-            Inner::Uring(stream) => stream.read.read_owned(buf).await,
-            Inner::Epoll(stream) => {
-                let result = std::future::poll_fn(|cx| {
-                    buf::fill(&mut buf, |out| {
-                        Pin::new(&mut *stream)
-                            .poll_read(cx, out)
-                            .map_ok(|()| out.filled().len())
-                    })
-                })
-                .await;
-                (result, buf)
-            }
-        }
+    /// As recv(2), e.g. `ConnectionReset`.
+    pub async fn read_owned<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        self.io.read_owned(buf).await
     }
 
-    /// Writes all initialized bytes of an owned buffer. On io_uring, a send the stream
-    /// already has in flight completes first, then the kernel sends straight from `buf`.
+    /// Writes all initialized bytes of an owned buffer; the kernel sends straight from it.
     ///
     /// # Buffer ownership
     ///
-    /// `buf` always comes back, even on error. If the future is dropped while the kernel
-    /// sends from `buf`, the buffer is freed only after the kernel lets go of it.
+    /// `buf` always comes back, even on error.
     ///
     /// # Cancel safety
     ///
-    /// Not cancel safe: dropping the future cancels the send, and an unknown prefix of
-    /// `buf` may have been sent.
+    /// Not cancel safe: a dropped future may have sent a prefix of `buf`.
     ///
     /// # Errors
     ///
-    /// As send(2), e.g. `BrokenPipe` or `ConnectionReset`; `WriteZero` if the kernel sent
-    /// only part of `buf` without an error; a kept error from an earlier write.
-    pub async fn write_all_owned<B: IoBuf>(&mut self, buf: B) -> BufResult<(), B> {
-        match &mut self.inner {
-            Inner::Uring(stream) => stream.write.write_all_owned(buf).await,
-            Inner::Epoll(stream) => {
-                let result = stream.write_all(buf::as_slice(&buf)).await;
-                (result, buf)
-            }
-        }
+    /// As send(2), e.g. `BrokenPipe` or `ConnectionReset`.
+    pub async fn write_all_owned<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        self.io.write_all_owned(buf).await
     }
 
-    fn sock_ref(&self) -> SockRef<'_> {
-        SockRef::from(self)
+    fn sock(&self) -> SockRef<'_> {
+        SockRef::from(&self.io)
+    }
+}
+
+impl TryFrom<std::net::TcpStream> for TcpStream {
+    type Error = io::Error;
+
+    /// As [`TcpStream::from_std`].
+    fn try_from(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        TcpStream::from_std(stream)
+    }
+}
+
+impl AsRef<TcpStream> for TcpStream {
+    fn as_ref(&self) -> &TcpStream {
+        self
     }
 }
 
 impl AsFd for TcpStream {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.as_fd()
+        self.io.as_fd()
     }
 }
 
@@ -297,49 +422,48 @@ impl AsRawFd for TcpStream {
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpStream")
-            .field("backend", &self.inner.backend())
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
+            .field("backend", &self.io.backend())
+            .field("fd", &self.as_raw_fd())
             .finish()
     }
 }
 
 impl AsyncRead for TcpStream {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        self.io.poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for TcpStream {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        self.io.poll_write(cx, &[IoSlice::new(buf)])
     }
 
     fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
+        bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        self.io.poll_write(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        true
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_shutdown()
     }
 }

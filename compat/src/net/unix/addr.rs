@@ -1,6 +1,7 @@
 //! `SocketAddr`: the address of a Unix socket, as tokio's `net::unix::SocketAddr`.
 
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// The address of a Unix socket: a path, a Linux abstract name, or unnamed (a socket that
@@ -63,6 +64,37 @@ impl From<std::os::unix::net::SocketAddr> for SocketAddr {
             SocketAddr(Repr::Abstract(name.to_vec()))
         } else {
             SocketAddr(Repr::Unnamed)
+        }
+    }
+}
+
+impl From<SocketAddr> for std::os::unix::net::SocketAddr {
+    fn from(addr: SocketAddr) -> std::os::unix::net::SocketAddr {
+        use std::os::linux::net::SocketAddrExt;
+        let converted = match &addr.0 {
+            Repr::Unnamed => std::os::unix::net::SocketAddr::from_pathname(""),
+            Repr::Pathname(path) => std::os::unix::net::SocketAddr::from_pathname(path),
+            Repr::Abstract(name) => std::os::unix::net::SocketAddr::from_abstract_name(name),
+        };
+        converted
+            .unwrap_or_else(|err| unreachable!("a Unix address read from a socket converts: {err}"))
+    }
+}
+
+impl SocketAddr {
+    /// The address as socket2's, to bind or connect to.
+    pub(crate) fn to_sock_addr(&self) -> std::io::Result<socket2::SockAddr> {
+        match &self.0 {
+            Repr::Unnamed => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "an unnamed Unix address cannot be bound or connected to",
+            )),
+            Repr::Pathname(path) => socket2::SockAddr::unix(path),
+            Repr::Abstract(name) => {
+                let mut bytes = vec![0u8];
+                bytes.extend_from_slice(name);
+                socket2::SockAddr::unix(std::ffi::OsStr::from_bytes(&bytes))
+            }
         }
     }
 }

@@ -1,55 +1,51 @@
-//! `UnixDatagram`: tokio's `UnixDatagram` API on either backend, with the same datagram
-//! adapter as [`UdpSocket`](crate::net::UdpSocket) on io_uring.
+//! `UnixDatagram`: tokio's `UnixDatagram` API over a [`Source`], on either backend; the
+//! same I/O as [`UdpSocket`](crate::net::UdpSocket).
 
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::task::{ready, Context, Poll};
 
-use corio_runtime::Socket;
+use bytes::BufMut;
 use socket2::{Domain, SockAddr, SockRef, Type};
 use tokio::io::{Interest, ReadBuf, Ready};
 
 use super::SocketAddr;
-use crate::adapter::Datagram;
+use crate::io::Source;
 
 /// A Unix datagram socket, like `tokio::net::UnixDatagram`. Every method takes `&self`.
 ///
-/// Receives and sends behave as for [`UdpSocket`](crate::net::UdpSocket): on io_uring the
-/// socket keeps one receive in flight across dropped `recv_from` futures, so no datagram
-/// is lost to a cancelled receive; `send` and `send_to` are not cancel safe there.
+/// # Cancel safety
+///
+/// As in tokio, every async method is cancel safe: a dropped `send`/`send_to` sent
+/// nothing, a dropped `recv`/`recv_from` received nothing.
 pub struct UnixDatagram {
-    inner: Inner,
-}
-
-enum Inner {
-    Uring(Datagram),
-    Epoll(tokio::net::UnixDatagram),
+    io: Source,
 }
 
 impl UnixDatagram {
-    /// A socket bound to the filesystem path `path` (which must not exist).
+    /// A socket bound to `path`.
     ///
     /// # Errors
     ///
-    /// As `bind(2)`, e.g. `AddrInUse` when the path exists.
+    /// As `bind(2)`, e.g. `AddrInUse`.
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
         let socket = socket2::Socket::new(Domain::UNIX, Type::DGRAM, None)?;
         socket.bind(&SockAddr::unix(path)?)?;
-        UnixDatagram::from_socket(socket)
+        UnixDatagram::from_fd(OwnedFd::from(socket))
     }
 
-    /// An unbound socket: it can send with [`send_to`](UnixDatagram::send_to), and its
-    /// datagrams carry an unnamed sender address.
+    /// An unbound socket: it can send with [`UnixDatagram::send_to`], and its datagrams
+    /// carry an unnamed sender address.
     ///
     /// # Errors
     ///
     /// As `socket(2)`.
     pub fn unbound() -> io::Result<UnixDatagram> {
-        UnixDatagram::from_socket(socket2::Socket::new(Domain::UNIX, Type::DGRAM, None)?)
+        let socket = socket2::Socket::new(Domain::UNIX, Type::DGRAM, None)?;
+        UnixDatagram::from_fd(OwnedFd::from(socket))
     }
 
     /// Two connected sockets, like `socketpair(2)`.
@@ -59,237 +55,262 @@ impl UnixDatagram {
     /// As `socketpair(2)`.
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
         let (a, b) = socket2::Socket::pair(Domain::UNIX, Type::DGRAM, None)?;
-        Ok((UnixDatagram::from_socket(a)?, UnixDatagram::from_socket(b)?))
+        Ok((
+            UnixDatagram::from_fd(a.into())?,
+            UnixDatagram::from_fd(b.into())?,
+        ))
     }
 
-    fn from_socket(socket: socket2::Socket) -> io::Result<UnixDatagram> {
-        let inner = if corio_runtime::uring_active() {
-            socket.set_nonblocking(false)?;
-            Inner::Uring(Datagram::new(Socket::from_owned(OwnedFd::from(socket))))
-        } else {
-            socket.set_nonblocking(true)?;
-            Inner::Epoll(tokio::net::UnixDatagram::from_std(socket.into())?)
-        };
-        Ok(UnixDatagram { inner })
+    /// Wraps a datagram socket fd for the current backend.
+    pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram {
+            io: Source::new(fd)?,
+        })
     }
 
-    /// Wraps a `std::os::unix::net::UnixDatagram` for the current worker's backend.
+    /// Wraps a `std::os::unix::net::UnixDatagram` (set to non-blocking mode here).
     ///
     /// # Errors
     ///
-    /// Registering with tokio's reactor fails (epoll backend, outside a runtime).
+    /// Outside a corio (or tokio) runtime.
     pub fn from_std(datagram: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
-        UnixDatagram::from_socket(datagram.into())
+        UnixDatagram::from_fd(OwnedFd::from(datagram))
     }
 
-    /// Turns the socket back into a `std::os::unix::net::UnixDatagram`, in non-blocking
-    /// mode.
+    /// Turns the socket back into a `std::os::unix::net::UnixDatagram`, non-blocking.
     ///
     /// # Errors
     ///
-    /// `WouldBlock` while an operation is still in flight on the uring backend.
+    /// Only when the process is out of file descriptors (see `TcpStream::into_std`).
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixDatagram> {
-        let socket = match self.inner {
-            Inner::Epoll(socket) => socket.into_std()?,
-            Inner::Uring(datagram) => {
-                std::os::unix::net::UnixDatagram::from(datagram.into_owned_fd()?)
-            }
-        };
-        socket.set_nonblocking(true)?;
-        Ok(socket)
+        self.io
+            .into_fd()
+            .map(std::os::unix::net::UnixDatagram::from)
     }
 
-    /// Connects to the socket bound at `path`: `send` and `recv` then talk to it only.
+    /// Sets the default destination for `send` and the only source `recv` accepts.
     ///
     /// # Errors
     ///
     /// As `connect(2)`, e.g. `NotFound`.
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
-        SockRef::from(self).connect(&SockAddr::unix(path)?)
+        self.sock().connect(&SockAddr::unix(path)?)
     }
 
-    /// The local address (unnamed when unbound).
+    /// Waits for any readiness in `interest`; may be spurious.
     ///
     /// # Errors
     ///
-    /// As `getsockname(2)`.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::from(&SockRef::from(self).local_addr()?))
-    }
-
-    /// The connected peer's address.
+    /// `Unsupported` on io_uring for an interest with neither readable nor writable.
     ///
-    /// # Errors
+    /// # Cancel safety
     ///
-    /// `NotConnected` before [`connect`](UnixDatagram::connect).
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::from(&SockRef::from(self).peer_addr()?))
-    }
-
-    /// Takes the pending socket error (`SO_ERROR`), if any.
-    ///
-    /// # Errors
-    ///
-    /// As `getsockopt(2)`.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        SockRef::from(self).take_error()
-    }
-
-    /// Shuts down the read, write or both directions (`shutdown(2)`).
-    ///
-    /// # Errors
-    ///
-    /// As `shutdown(2)`.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        SockRef::from(self).shutdown(how)
-    }
-
-    /// Waits until the socket is ready for any of `interest`.
-    ///
-    /// # Errors
-    ///
-    /// On io_uring, `Unsupported` for `Interest::PRIORITY` or an interest with neither
-    /// readable nor writable, and submission failures.
+    /// Cancel safe.
     pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.ready(interest).await,
-            Inner::Epoll(socket) => socket.ready(interest).await,
-        }
+        self.io.ready(interest).await
     }
 
-    /// Waits until a datagram can be received.
+    /// Waits until the socket may be writable.
     ///
     /// # Errors
     ///
-    /// Submission failures on io_uring.
-    pub async fn readable(&self) -> io::Result<()> {
-        match &self.inner {
-            Inner::Uring(datagram) => poll_fn(|cx| datagram.poll_recv_ready(cx)).await.map(drop),
-            Inner::Epoll(socket) => socket.readable().await,
-        }
-    }
-
-    /// Waits until a datagram can be sent.
+    /// As [`UnixDatagram::ready`].
     ///
-    /// # Errors
+    /// # Cancel safety
     ///
-    /// Submission failures on io_uring.
+    /// Cancel safe.
     pub async fn writable(&self) -> io::Result<()> {
-        match &self.inner {
-            Inner::Uring(datagram) => poll_fn(|cx| datagram.poll_send_ready(cx)).await.map(drop),
-            Inner::Epoll(socket) => socket.writable().await,
-        }
+        self.ready(Interest::WRITABLE).await.map(drop)
     }
 
-    /// Polls for receive readiness.
+    /// Polls for write readiness; only the last task to call it is woken.
     ///
     /// # Errors
     ///
-    /// Submission failures on io_uring.
-    pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.poll_recv_ready(cx).map_ok(drop),
-            Inner::Epoll(socket) => socket.poll_recv_ready(cx),
-        }
-    }
-
-    /// Polls for send readiness.
-    ///
-    /// # Errors
-    ///
-    /// Submission failures on io_uring.
+    /// As [`UnixDatagram::ready`].
     pub fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.poll_send_ready(cx).map_ok(drop),
-            Inner::Epoll(socket) => socket.poll_send_ready(cx),
-        }
+        self.io.poll_ready(cx, Interest::WRITABLE).map_ok(drop)
     }
 
     /// Sends `buf` as one datagram to the connected peer.
     ///
     /// # Errors
     ///
-    /// As send(2), e.g. `ConnectionRefused` when the peer is gone.
+    /// As send(2), e.g. `ConnectionRefused` after an ICMP error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future sent nothing.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.send(buf).await,
-            Inner::Epoll(socket) => socket.send(buf).await,
-        }
+        self.io.send(buf).await
     }
 
-    /// Sends `buf` to the connected peer now, without waiting.
+    /// Polls [`UnixDatagram::send`].
     ///
     /// # Errors
     ///
-    /// `WouldBlock` when the peer's queue is full; otherwise as send(2).
+    /// As [`UnixDatagram::send`].
+    pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_send(cx, buf)
+    }
+
+    /// Sends now if the socket is ready: `WouldBlock` otherwise.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock`, or as [`UnixDatagram::send`].
     pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.try_send_to(buf, None),
-            Inner::Epoll(socket) => socket.try_send(buf),
-        }
+        self.io.try_send(buf)
+    }
+
+    /// Waits until the socket may be readable.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixDatagram::ready`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.ready(Interest::READABLE).await.map(drop)
+    }
+
+    /// Polls for read readiness; only the last task to call it is woken.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixDatagram::ready`].
+    pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_ready(cx, Interest::READABLE).map_ok(drop)
+    }
+
+    /// Receives one datagram from the connected peer.
+    ///
+    /// # Errors
+    ///
+    /// As recv(2).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future received nothing.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.recv_flags(buf, 0).await
+    }
+
+    /// Polls [`UnixDatagram::recv`] into `buf`.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixDatagram::recv`].
+    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_recv_flags(cx, buf, 0)
+    }
+
+    /// Receives now if a datagram waits: `WouldBlock` otherwise.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock`, or as recv(2).
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.try_recv_flags(buf, 0)
+    }
+
+    /// Like [`UnixDatagram::try_recv`], into the spare capacity of `buf` (which advances).
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixDatagram::try_recv`].
+    pub fn try_recv_buf<B: BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        self.io.try_recv_buf(buf)
+    }
+
+    /// Like [`UnixDatagram::recv`], into the spare capacity of `buf` (which advances).
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixDatagram::recv`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn recv_buf<B: BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        self.io.recv_buf(buf).await
+    }
+
+    /// Like [`UnixDatagram::try_recv_from`], into the spare capacity of `buf`.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixDatagram::try_recv_from`].
+    pub fn try_recv_buf_from<B: BufMut>(&self, buf: &mut B) -> io::Result<(usize, SocketAddr)> {
+        with_unix(self.io.try_recv_buf_from(buf))
+    }
+
+    /// Like [`UnixDatagram::recv_from`], into the spare capacity of `buf`.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixDatagram::recv_from`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn recv_buf_from<B: BufMut>(&self, buf: &mut B) -> io::Result<(usize, SocketAddr)> {
+        with_unix(self.io.recv_buf_from(buf).await)
     }
 
     /// Sends `buf` as one datagram to the socket bound at `target`.
     ///
     /// # Errors
     ///
-    /// As sendto(2), e.g. `NotFound` or `ConnectionRefused`.
+    /// As sendto(2), e.g. `NotFound`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future sent nothing.
     pub async fn send_to<P: AsRef<Path>>(&self, buf: &[u8], target: P) -> io::Result<usize> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.send_to(buf, SockAddr::unix(target)?).await,
-            Inner::Epoll(socket) => socket.send_to(buf, target).await,
-        }
+        self.io.send_to(buf, &SockAddr::unix(target)?).await
     }
 
-    /// Sends `buf` to `target` now, without waiting.
+    /// Polls a send of `buf` to `target`.
     ///
     /// # Errors
     ///
-    /// `WouldBlock` when the peer's queue is full; otherwise as sendto(2).
+    /// As sendto(2).
+    pub fn poll_send_to<P: AsRef<Path>>(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        target: P,
+    ) -> Poll<io::Result<usize>> {
+        let target = SockAddr::unix(target)?;
+        self.io.poll_send_to(cx, buf, &target)
+    }
+
+    /// Sends to `target` now if the socket is ready: `WouldBlock` otherwise.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock`, or as sendto(2).
     pub fn try_send_to<P: AsRef<Path>>(&self, buf: &[u8], target: P) -> io::Result<usize> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.try_send_to(buf, Some(&SockAddr::unix(target)?)),
-            Inner::Epoll(socket) => socket.try_send_to(buf, target),
-        }
+        self.io.try_send_to(buf, &SockAddr::unix(target)?)
     }
 
-    /// Receives one datagram from the connected peer into `buf`.
-    ///
-    /// # Errors
-    ///
-    /// As recv(2).
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.recv_from(buf).await.map(|(n, _)| n)
-    }
-
-    /// Receives one datagram now, without waiting.
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock` when none is queued (on io_uring also while a receive is in flight).
-    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.try_recv_from(buf).map(|(n, _)| n)
-    }
-
-    /// Receives one datagram into `buf`, with its sender.
+    /// Receives one datagram and its sender's address.
     ///
     /// # Errors
     ///
     /// As recvfrom(2).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future received nothing.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        match &self.inner {
-            Inner::Uring(datagram) => {
-                let (n, from) = datagram.recv_from(buf).await?;
-                Ok((n, SocketAddr::from(&from)))
-            }
-            Inner::Epoll(socket) => {
-                let (n, from) = socket.recv_from(buf).await?;
-                Ok((n, std::os::unix::net::SocketAddr::from(from).into()))
-            }
-        }
+        with_unix(self.io.recv_from_flags(buf, 0).await)
     }
 
-    /// Polls to receive one datagram into `buf`; returns its sender.
+    /// Polls [`UnixDatagram::recv_from`] into `buf`.
     ///
     /// # Errors
     ///
@@ -299,43 +320,109 @@ impl UnixDatagram {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<SocketAddr>> {
-        match &self.inner {
-            Inner::Uring(datagram) => {
-                let from = ready!(datagram.poll_recv_from(cx, buf))?;
-                Poll::Ready(Ok(SocketAddr::from(&from)))
-            }
-            Inner::Epoll(socket) => {
-                let from = ready!(socket.poll_recv_from(cx, buf))?;
-                Poll::Ready(Ok(std::os::unix::net::SocketAddr::from(from).into()))
-            }
-        }
+        let from = ready!(self.io.poll_recv_from_flags(cx, buf, 0))?;
+        Poll::Ready(Ok(SocketAddr::from(&from)))
     }
 
-    /// Receives one datagram now, without waiting, with its sender.
+    /// Receives now if a datagram waits: `WouldBlock` otherwise.
     ///
     /// # Errors
     ///
-    /// `WouldBlock` when none is queued (on io_uring also while a receive is in flight).
+    /// `WouldBlock`, or as recvfrom(2).
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        match &self.inner {
-            Inner::Uring(datagram) => {
-                let (n, from) = datagram.try_recv_from(buf)?;
-                Ok((n, SocketAddr::from(&from)))
-            }
-            Inner::Epoll(socket) => {
-                let (n, from) = socket.try_recv_from(buf)?;
-                Ok((n, std::os::unix::net::SocketAddr::from(from).into()))
-            }
-        }
+        with_unix(self.io.try_recv_from_flags(buf, 0))
+    }
+
+    /// Runs `f`, a non-blocking I/O call of the caller's on this socket, once; a
+    /// `WouldBlock` from it clears the readiness of `interest`.
+    ///
+    /// # Errors
+    ///
+    /// `f`'s error.
+    pub fn try_io<R>(
+        &self,
+        interest: Interest,
+        f: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.try_io(interest, |_| f())
+    }
+
+    /// Waits for `interest` and runs `f` until it returns something other than
+    /// `WouldBlock`.
+    ///
+    /// # Errors
+    ///
+    /// `f`'s error.
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel safe as `f`.
+    pub async fn async_io<R>(
+        &self,
+        interest: Interest,
+        mut f: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.async_io(interest, |_| f()).await
+    }
+
+    /// The local address (unnamed when unbound).
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(SocketAddr::from(&self.io.local_sock_addr()?))
+    }
+
+    /// The connected peer's address.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` before [`UnixDatagram::connect`].
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        Ok(SocketAddr::from(&self.io.peer_sock_addr()?))
+    }
+
+    /// Takes the pending socket error (`SO_ERROR`), if any.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.sock().take_error()
+    }
+
+    /// Shuts down the read, write or both directions (`shutdown(2)`).
+    ///
+    /// # Errors
+    ///
+    /// As `shutdown(2)`.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.shutdown(how)
+    }
+
+    fn sock(&self) -> SockRef<'_> {
+        SockRef::from(&self.io)
+    }
+}
+
+fn with_unix(received: io::Result<(usize, SockAddr)>) -> io::Result<(usize, SocketAddr)> {
+    let (n, from) = received?;
+    Ok((n, SocketAddr::from(&from)))
+}
+
+impl TryFrom<std::os::unix::net::UnixDatagram> for UnixDatagram {
+    type Error = io::Error;
+
+    /// As [`UnixDatagram::from_std`].
+    fn try_from(datagram: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
+        UnixDatagram::from_std(datagram)
     }
 }
 
 impl AsFd for UnixDatagram {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        match &self.inner {
-            Inner::Uring(datagram) => datagram.socket().as_fd(),
-            Inner::Epoll(socket) => socket.as_fd(),
-        }
+        self.io.as_fd()
     }
 }
 
@@ -347,12 +434,8 @@ impl AsRawFd for UnixDatagram {
 
 impl fmt::Debug for UnixDatagram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let backend = match self.inner {
-            Inner::Uring(_) => "uring",
-            Inner::Epoll(_) => "epoll",
-        };
         f.debug_struct("UnixDatagram")
-            .field("backend", &backend)
+            .field("backend", &self.io.backend())
             .field("local", &self.local_addr().ok())
             .finish()
     }

@@ -1,103 +1,84 @@
-//! `UnixListener`: tokio's `UnixListener` API on either backend. On io_uring it accepts
-//! like [`TcpListener`](crate::net::TcpListener): one multishot accept kept in flight,
-//! with a backoff after `EMFILE`/`ENFILE` (see `adapter/accept.rs`).
+//! `UnixListener`: tokio's `UnixListener` API over an [`Acceptor`], on either backend.
 
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
 use std::task::{ready, Context, Poll};
 
-use corio_runtime::Socket;
 use socket2::{Domain, SockAddr, SockRef, Type};
 
 use super::{SocketAddr, UnixStream};
-use crate::adapter::AcceptState;
+use crate::io::{Acceptor, Source};
 use crate::net::addr::BACKLOG;
 
-/// A Unix stream listening socket, like `tokio::net::UnixListener`.
-///
-/// # Cancel safety
-///
-/// `accept` is cancel safe: a connection the kernel accepted while the future was
-/// pending is kept for the next call.
+/// A Unix listening socket, like `tokio::net::UnixListener`. Accepting works as for
+/// [`TcpListener`](crate::net::TcpListener).
 pub struct UnixListener {
-    inner: Inner,
-}
-
-enum Inner {
-    Uring {
-        socket: Socket,
-        accept: Mutex<AcceptState>,
-    },
-    Epoll(tokio::net::UnixListener),
+    accept: Acceptor,
 }
 
 impl UnixListener {
-    /// Binds to the filesystem path `path` (which must not exist) and listens.
+    /// Binds to `path` and listens. The socket file is not removed on drop, as in tokio.
     ///
     /// # Errors
     ///
     /// As `bind(2)`, e.g. `AddrInUse` when the path exists.
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
+        UnixListener::bind_sock_addr(&SockAddr::unix(path)?)
+    }
+
+    /// Binds to `socket_addr` (a path or an abstract name) and listens.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixListener::bind`]; `InvalidInput` for an unnamed address.
+    pub fn bind_addr(socket_addr: &SocketAddr) -> io::Result<UnixListener> {
+        UnixListener::bind_sock_addr(&socket_addr.to_sock_addr()?)
+    }
+
+    fn bind_sock_addr(addr: &SockAddr) -> io::Result<UnixListener> {
         let socket = socket2::Socket::new(Domain::UNIX, Type::STREAM, None)?;
-        socket.bind(&SockAddr::unix(path)?)?;
+        socket.bind(addr)?;
         socket.listen(BACKLOG)?;
-        UnixListener::from_socket(socket)
+        UnixListener::from_fd(OwnedFd::from(socket))
     }
 
-    fn from_socket(socket: socket2::Socket) -> io::Result<UnixListener> {
-        let inner = if corio_runtime::uring_active() {
-            socket.set_nonblocking(false)?;
-            Inner::Uring {
-                socket: Socket::from_owned(OwnedFd::from(socket)),
-                accept: Mutex::default(),
-            }
-        } else {
-            socket.set_nonblocking(true)?;
-            Inner::Epoll(tokio::net::UnixListener::from_std(socket.into())?)
-        };
-        Ok(UnixListener { inner })
+    /// Wraps a listening socket fd for the current backend.
+    pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            accept: Acceptor::new(Source::new(fd)?),
+        })
     }
 
-    /// Wraps a listening `std::os::unix::net::UnixListener`.
+    /// Wraps a listening `std::os::unix::net::UnixListener` (set to non-blocking mode).
     ///
     /// # Errors
     ///
-    /// Registering with tokio's reactor fails (epoll backend, outside a runtime).
+    /// Outside a corio (or tokio) runtime.
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
-        UnixListener::from_socket(listener.into())
+        UnixListener::from_fd(OwnedFd::from(listener))
     }
 
-    /// Turns the listener back into a `std::os::unix::net::UnixListener`, in non-blocking
-    /// mode.
+    /// Turns the listener back into a `std::os::unix::net::UnixListener`, non-blocking.
     ///
     /// # Errors
     ///
-    /// `WouldBlock` on io_uring while the cancelled accept still holds the fd.
+    /// Only when the process is out of file descriptors (see `TcpStream::into_std`).
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixListener> {
-        let listener = match self.inner {
-            Inner::Epoll(listener) => listener.into_std()?,
-            Inner::Uring { socket, accept } => {
-                drop(accept);
-                let fd = socket.into_owned().map_err(|_| {
-                    io::Error::new(io::ErrorKind::WouldBlock, "an accept is still in flight")
-                })?;
-                std::os::unix::net::UnixListener::from(fd)
-            }
-        };
-        listener.set_nonblocking(true)?;
-        Ok(listener)
+        self.accept
+            .into_source()
+            .into_fd()
+            .map(std::os::unix::net::UnixListener::from)
     }
 
-    /// The address the listener is bound to.
+    /// The local address.
     ///
     /// # Errors
     ///
     /// As `getsockname(2)`.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::from(&SockRef::from(self).local_addr()?))
+        Ok(SocketAddr::from(&self.accept.source().local_sock_addr()?))
     }
 
     /// Takes the pending socket error (`SO_ERROR`), if any.
@@ -106,54 +87,46 @@ impl UnixListener {
     ///
     /// As `getsockopt(2)`.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        SockRef::from(self).take_error()
+        SockRef::from(self.accept.source()).take_error()
     }
 
-    /// Accepts a new connection, with the peer's address (usually unnamed).
+    /// Accepts the next connection, with its peer's address (usually unnamed).
     ///
     /// # Errors
     ///
-    /// As `accept4(2)`: `EMFILE`/`ENFILE` show as errors with the raw errno; on io_uring
-    /// the next call backs off first.
+    /// As accept4(2), e.g. `EMFILE` (then the next call waits first).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future accepted nothing.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        match &self.inner {
-            Inner::Uring { .. } => std::future::poll_fn(|cx| self.poll_accept(cx)).await,
-            Inner::Epoll(listener) => {
-                let (stream, addr) = listener.accept().await?;
-                let addr = std::os::unix::net::SocketAddr::from(addr);
-                Ok((UnixStream::from_tokio(stream), addr.into()))
-            }
-        }
+        let (fd, peer) = self.accept.accept().await?;
+        Ok((UnixStream::from_fd(fd)?, SocketAddr::from(&peer)))
     }
 
-    /// Polls for a new connection.
+    /// Polls for the next connection; only the last task to call it is woken.
     ///
     /// # Errors
     ///
-    /// As for [`UnixListener::accept`].
+    /// As [`UnixListener::accept`].
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        match &self.inner {
-            Inner::Uring { socket, accept } => {
-                let mut state = accept.lock().unwrap_or_else(PoisonError::into_inner);
-                let fd = ready!(state.poll_accept(socket, cx))?;
-                let stream = UnixStream::from_uring(Socket::from_owned(fd));
-                Poll::Ready(stream.peer_addr().map(|addr| (stream, addr)))
-            }
-            Inner::Epoll(listener) => {
-                let (stream, addr) = ready!(listener.poll_accept(cx))?;
-                let addr = std::os::unix::net::SocketAddr::from(addr);
-                Poll::Ready(Ok((UnixStream::from_tokio(stream), addr.into())))
-            }
-        }
+        let (fd, peer) = ready!(self.accept.poll_accept(cx))?;
+        Poll::Ready(Ok((UnixStream::from_fd(fd)?, SocketAddr::from(&peer))))
+    }
+}
+
+impl TryFrom<std::os::unix::net::UnixListener> for UnixListener {
+    type Error = io::Error;
+
+    /// As [`UnixListener::from_std`].
+    fn try_from(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        UnixListener::from_std(listener)
     }
 }
 
 impl AsFd for UnixListener {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        match &self.inner {
-            Inner::Uring { socket, .. } => socket.as_fd(),
-            Inner::Epoll(listener) => listener.as_fd(),
-        }
+        self.accept.source().as_fd()
     }
 }
 
@@ -165,12 +138,8 @@ impl AsRawFd for UnixListener {
 
 impl fmt::Debug for UnixListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let backend = match self.inner {
-            Inner::Uring { .. } => "uring",
-            Inner::Epoll(_) => "epoll",
-        };
         f.debug_struct("UnixListener")
-            .field("backend", &backend)
+            .field("backend", &self.accept.source().backend())
             .field("local", &self.local_addr().ok())
             .finish()
     }

@@ -1,90 +1,29 @@
-//! [`UnixStream::split`] and [`UnixStream::into_split`], like tokio's `unix::{ReadHalf,
-//! WriteHalf, OwnedReadHalf, OwnedWriteHalf}`: the same design as the TCP halves (see
-//! `tcp/split.rs`). The halves offer `AsyncRead`/`AsyncWrite`, addresses and `reunite`;
-//! tokio's readiness methods on Unix halves are not offered (they are on `UnixStream`).
+//! `UnixStream::split` and `into_split`, and tokio's names for the Unix halves; the halves
+//! themselves are written once for TCP and Unix in `net/split.rs`.
 
 use std::error::Error;
 use std::fmt;
-use std::io::{self, IoSlice};
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::io;
+use std::sync::Arc;
 
-use socket2::SockRef;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-
-use super::stream::Inner;
 use super::{SocketAddr, UnixStream};
-use crate::adapter::{ReadPart, UringStream, WritePart};
-
-impl UnixStream {
-    /// Splits the stream into a read half and a write half borrowing it.
-    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        match &mut self.inner {
-            Inner::Uring(stream) => (
-                ReadHalf(Read::Uring(&mut stream.read)),
-                WriteHalf(Write::Uring(&mut stream.write)),
-            ),
-            Inner::Epoll(stream) => {
-                let (read, write) = stream.split();
-                (ReadHalf(Read::Epoll(read)), WriteHalf(Write::Epoll(write)))
-            }
-        }
-    }
-
-    /// Splits the stream into owned halves that can move to different tasks.
-    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-        match self.inner {
-            Inner::Uring(stream) => {
-                let (read, write) = stream.into_parts();
-                (
-                    OwnedReadHalf(Read::Uring(read)),
-                    OwnedWriteHalf(Write::Uring(write)),
-                )
-            }
-            Inner::Epoll(stream) => {
-                let (read, write) = stream.into_split();
-                (
-                    OwnedReadHalf(Read::Epoll(read)),
-                    OwnedWriteHalf(Write::Epoll(write)),
-                )
-            }
-        }
-    }
-}
-
-/// A read half: the uring part (borrowed or owned) or tokio's half.
-#[derive(Debug)]
-enum Read<P, E> {
-    Uring(P),
-    Epoll(E),
-}
-
-/// A write half; `Gone` once taken apart by `reunite` or `forget`.
-#[derive(Debug)]
-enum Write<P, E> {
-    Uring(P),
-    Epoll(E),
-    Gone,
-}
+use crate::io::Source;
+use crate::net::split::{self, Owned, Read, Write};
 
 /// The read half of a borrowed [`UnixStream`], from [`UnixStream::split`].
-#[derive(Debug)]
-pub struct ReadHalf<'a>(Read<&'a mut ReadPart, tokio::net::unix::ReadHalf<'a>>);
+pub type ReadHalf<'a> = Read<&'a UnixStream>;
 
 /// The write half of a borrowed [`UnixStream`], from [`UnixStream::split`].
-#[derive(Debug)]
-pub struct WriteHalf<'a>(Write<&'a mut WritePart, tokio::net::unix::WriteHalf<'a>>);
+pub type WriteHalf<'a> = Write<&'a UnixStream>;
 
 /// The owned read half of a [`UnixStream`], from [`UnixStream::into_split`].
-#[derive(Debug)]
-pub struct OwnedReadHalf(Read<ReadPart, tokio::net::unix::OwnedReadHalf>);
+pub type OwnedReadHalf = Read<Arc<UnixStream>>;
 
 /// The owned write half of a [`UnixStream`], from [`UnixStream::into_split`]. Dropping it
-/// shuts down the write direction once a send still in flight has completed, like tokio's.
-#[derive(Debug)]
-pub struct OwnedWriteHalf(Write<WritePart, tokio::net::unix::OwnedWriteHalf>);
+/// shuts down the write direction, unless `forget` was called.
+pub type OwnedWriteHalf = Write<Owned<UnixStream>>;
 
-/// The halves given to [`OwnedReadHalf::reunite`] came from different streams.
+/// The halves given to `reunite` came from different streams.
 #[derive(Debug)]
 pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
 
@@ -96,186 +35,38 @@ impl fmt::Display for ReuniteError {
 
 impl Error for ReuniteError {}
 
-impl OwnedReadHalf {
-    /// Puts the stream back together with its write half.
-    ///
-    /// # Errors
-    ///
-    /// [`ReuniteError`] with both halves when they come from different streams.
-    pub fn reunite(self, other: OwnedWriteHalf) -> Result<UnixStream, ReuniteError> {
-        let mut write = other;
-        let (read, inner) = match (self.0, std::mem::replace(&mut write.0, Write::Gone)) {
-            (Read::Uring(read), Write::Uring(part)) => match UringStream::reunite(read, part) {
-                Ok(stream) => return Ok(UnixStream::from_parts(stream)),
-                Err((read, part)) => (Read::Uring(read), Write::Uring(part)),
-            },
-            (Read::Epoll(read), Write::Epoll(half)) => match read.reunite(half) {
-                Ok(stream) => return Ok(UnixStream::from_tokio(stream)),
-                Err(tokio::net::unix::ReuniteError(read, half)) => {
-                    (Read::Epoll(read), Write::Epoll(half))
-                }
-            },
-            mismatched => mismatched,
-        };
-        write.0 = inner;
-        Err(ReuniteError(OwnedReadHalf(read), write))
+impl UnixStream {
+    /// Splits the stream into a read half and a write half borrowing it.
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        split::split(self)
     }
 
-    /// The peer's address.
-    ///
-    /// # Errors
-    ///
-    /// As `getpeername(2)`.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        let sock = match &self.0 {
-            Read::Uring(part) => SockRef::from(part.socket()),
-            Read::Epoll(half) => SockRef::from(half.as_ref()),
-        };
-        Ok(SocketAddr::from(&sock.peer_addr()?))
+    /// Splits the stream into owned halves that can move to different tasks or workers.
+    /// Dropping the write half shuts down the write direction.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        split::into_split(self)
     }
 }
 
-impl OwnedWriteHalf {
-    /// Drops the half without shutting down the write direction.
-    pub fn forget(mut self) {
-        if let Write::Epoll(half) = std::mem::replace(&mut self.0, Write::Gone) {
-            half.forget();
-        }
+// The sealed trait's `source` returns the crate-private `Source` (see `net/split.rs`).
+#[allow(private_interfaces)]
+impl split::Stream for UnixStream {
+    type Addr = SocketAddr;
+    type ReuniteError = ReuniteError;
+
+    fn source(&self) -> &Source {
+        &self.io
     }
 
-    /// Puts the stream back together with its read half; see [`OwnedReadHalf::reunite`].
-    ///
-    /// # Errors
-    ///
-    /// [`ReuniteError`] with both halves when they come from different streams.
-    pub fn reunite(self, other: OwnedReadHalf) -> Result<UnixStream, ReuniteError> {
-        other.reunite(self)
-    }
-}
-
-impl Drop for OwnedWriteHalf {
-    fn drop(&mut self) {
-        if let Write::Uring(part) = &mut self.0 {
-            part.shutdown_when_sent();
-        }
-    }
-}
-
-impl<P: AsMut<ReadPart>, E: AsyncRead + Unpin> Read<P, E> {
-    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self {
-            Read::Uring(part) => part.as_mut().poll_read(cx, buf),
-            Read::Epoll(half) => Pin::new(half).poll_read(cx, buf),
-        }
-    }
-}
-
-impl<P: AsMut<WritePart>, E: AsyncWrite + Unpin> Write<P, E> {
-    fn poll_write(
-        &mut self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self {
-            Write::Uring(part) => part.as_mut().poll_write(cx, bufs),
-            Write::Epoll(half) => Pin::new(half).poll_write_vectored(cx, bufs),
-            Write::Gone => unreachable!("Gone: the half was taken apart"),
-        }
+    fn local(&self) -> io::Result<SocketAddr> {
+        self.local_addr()
     }
 
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self {
-            Write::Uring(part) => part.as_mut().poll_flush(cx),
-            Write::Epoll(half) => Pin::new(half).poll_flush(cx),
-            Write::Gone => unreachable!("Gone: the half was taken apart"),
-        }
+    fn peer(&self) -> io::Result<SocketAddr> {
+        self.peer_addr()
     }
 
-    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self {
-            Write::Uring(part) => part.as_mut().poll_shutdown(cx),
-            Write::Epoll(half) => Pin::new(half).poll_shutdown(cx),
-            Write::Gone => unreachable!("Gone: the half was taken apart"),
-        }
-    }
-}
-
-impl AsyncRead for ReadHalf<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.get_mut().0.poll_read(cx, buf)
-    }
-}
-
-impl AsyncRead for OwnedReadHalf {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.get_mut().0.poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for WriteHalf<'_> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut().0.poll_write(cx, &[IoSlice::new(buf)])
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut().0.poll_write(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().0.poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().0.poll_shutdown(cx)
-    }
-}
-
-impl AsyncWrite for OwnedWriteHalf {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut().0.poll_write(cx, &[IoSlice::new(buf)])
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut().0.poll_write(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().0.poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().0.poll_shutdown(cx)
+    fn reunite_error(read: OwnedReadHalf, write: OwnedWriteHalf) -> ReuniteError {
+        ReuniteError(read, write)
     }
 }

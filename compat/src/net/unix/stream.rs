@@ -1,34 +1,28 @@
-//! `UnixStream`: tokio's `UnixStream` API on either backend, with the same owned-buffer
-//! adapters as [`TcpStream`](crate::net::TcpStream) on io_uring. `split`/`into_split` are
-//! in `split.rs`.
+//! `UnixStream`: tokio's `UnixStream` API over a [`Source`], on either backend; the same
+//! I/O as [`TcpStream`](crate::net::TcpStream).
 
 use std::fmt;
-use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use corio_runtime::Socket;
+use bytes::BufMut;
+use corio_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use socket2::{Domain, SockAddr, SockRef, Type};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf, Ready};
 
-use super::SocketAddr;
-use crate::adapter::UringStream;
-use crate::net::backed::Backed;
+use super::{SocketAddr, UCred};
+use crate::io::Source;
 
 /// A Unix stream connection, like `tokio::net::UnixStream`.
 ///
 /// Reads, writes and readiness behave as for [`TcpStream`](crate::net::TcpStream) on both
-/// backends: on io_uring, bytes not yet read stay in the stream (dropping a read future
-/// loses nothing), writes are buffered up to 64 KiB with errors reported by the next
-/// call, and the readiness API shares that state with `AsyncRead`/`AsyncWrite`.
+/// backends: one non-blocking syscall once the socket is ready, tokio's semantics.
 pub struct UnixStream {
-    pub(super) inner: Inner,
+    pub(crate) io: Source,
 }
-
-pub(super) type Inner = Backed<tokio::net::UnixStream>;
 
 impl UnixStream {
     /// Connects to the socket bound at `path`.
@@ -36,17 +30,47 @@ impl UnixStream {
     /// # Errors
     ///
     /// As `connect(2)`, e.g. `NotFound` or `ConnectionRefused`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future abandons the attempt and closes its socket.
     pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
-        if !corio_runtime::uring_active() {
-            return Ok(UnixStream::from_tokio(
-                tokio::net::UnixStream::connect(path).await?,
-            ));
-        }
-        let addr = SockAddr::unix(path)?;
-        let socket =
-            Socket::from_owned(socket2::Socket::new(Domain::UNIX, Type::STREAM, None)?.into());
-        socket.connect(addr)?.await?;
-        Ok(UnixStream::from_uring(socket))
+        UnixStream::connect_sock_addr(&SockAddr::unix(path)?).await
+    }
+
+    /// Connects to the socket at `socket_addr` (a path or an abstract name).
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::connect`]; `InvalidInput` for an unnamed address.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`UnixStream::connect`].
+    pub async fn connect_addr(socket_addr: &SocketAddr) -> io::Result<UnixStream> {
+        UnixStream::connect_sock_addr(&socket_addr.to_sock_addr()?).await
+    }
+
+    async fn connect_sock_addr(addr: &SockAddr) -> io::Result<UnixStream> {
+        let socket = socket2::Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        UnixStream::connect_socket(socket, addr).await
+    }
+
+    /// Connects an already configured socket.
+    pub(crate) async fn connect_socket(
+        socket: socket2::Socket,
+        addr: &SockAddr,
+    ) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            io: crate::io::connect(socket, addr).await?,
+        })
+    }
+
+    /// Wraps a connected socket fd for the current backend.
+    pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            io: Source::new(fd)?,
+        })
     }
 
     /// Two connected streams, like `socketpair(2)`.
@@ -56,71 +80,37 @@ impl UnixStream {
     /// As `socketpair(2)`, e.g. `EMFILE`.
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = socket2::Socket::pair(Domain::UNIX, Type::STREAM, None)?;
-        Ok((UnixStream::from_socket(a)?, UnixStream::from_socket(b)?))
+        Ok((
+            UnixStream::from_fd(a.into())?,
+            UnixStream::from_fd(b.into())?,
+        ))
     }
 
-    fn from_socket(socket: socket2::Socket) -> io::Result<UnixStream> {
-        if corio_runtime::uring_active() {
-            socket.set_nonblocking(false)?;
-            Ok(UnixStream::from_uring(Socket::from_owned(OwnedFd::from(
-                socket,
-            ))))
-        } else {
-            socket.set_nonblocking(true)?;
-            Ok(UnixStream::from_tokio(tokio::net::UnixStream::from_std(
-                socket.into(),
-            )?))
-        }
-    }
-
-    pub(crate) fn from_uring(socket: Socket) -> UnixStream {
-        UnixStream::from_parts(UringStream::new(socket))
-    }
-
-    pub(super) fn from_parts(stream: UringStream) -> UnixStream {
-        UnixStream {
-            inner: Inner::Uring(stream),
-        }
-    }
-
-    pub(crate) fn from_tokio(stream: tokio::net::UnixStream) -> UnixStream {
-        UnixStream {
-            inner: Inner::Epoll(stream),
-        }
-    }
-
-    /// Wraps a connected `std::os::unix::net::UnixStream` for the current worker's
-    /// backend.
+    /// Wraps a connected `std::os::unix::net::UnixStream` (set to non-blocking mode here).
     ///
     /// # Errors
     ///
-    /// Registering with tokio's reactor fails (epoll backend, outside a runtime).
+    /// Outside a corio (or tokio) runtime.
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
-        UnixStream::from_socket(stream.into())
+        UnixStream::from_fd(OwnedFd::from(stream))
     }
 
-    /// Turns the stream back into a `std::os::unix::net::UnixStream`, in non-blocking
-    /// mode. Bytes received but not yet read are lost.
+    /// Turns the stream back into a `std::os::unix::net::UnixStream`, in non-blocking mode.
     ///
     /// # Errors
     ///
-    /// `WouldBlock` while an operation is still in flight on the uring backend.
+    /// Only when the process is out of file descriptors (see `TcpStream::into_std`).
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
-        let stream = match self.inner {
-            Inner::Epoll(stream) => stream.into_std()?,
-            Inner::Uring(stream) => std::os::unix::net::UnixStream::from(stream.into_owned_fd()?),
-        };
-        stream.set_nonblocking(true)?;
-        Ok(stream)
+        self.io.into_fd().map(std::os::unix::net::UnixStream::from)
     }
 
-    /// The local address (usually unnamed for a connecting side).
+    /// The local address (unnamed unless bound).
     ///
     /// # Errors
     ///
     /// As `getsockname(2)`.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::from(&SockRef::from(self).local_addr()?))
+        Ok(SocketAddr::from(&self.io.local_sock_addr()?))
     }
 
     /// The peer's address.
@@ -129,7 +119,16 @@ impl UnixStream {
     ///
     /// As `getpeername(2)`.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        Ok(SocketAddr::from(&SockRef::from(self).peer_addr()?))
+        Ok(SocketAddr::from(&self.io.peer_sock_addr()?))
+    }
+
+    /// The credentials of the peer process (`SO_PEERCRED`).
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn peer_cred(&self) -> io::Result<UCred> {
+        corio_runtime::sys::peer_cred(self.io.as_fd()).map(UCred::from)
     }
 
     /// Takes the pending socket error (`SO_ERROR`), if any.
@@ -138,122 +137,198 @@ impl UnixStream {
     ///
     /// As `getsockopt(2)`.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        SockRef::from(self).take_error()
+        SockRef::from(&self.io).take_error()
     }
 
-    /// Waits until the stream is ready for any of `interest`; see
-    /// [`TcpStream::ready`](crate::net::TcpStream::ready).
+    /// Waits for any of the readiness in `interest`; may be spurious.
     ///
     /// # Errors
     ///
-    /// On io_uring, `Unsupported` for `Interest::PRIORITY` or an interest with neither
-    /// readable nor writable, and submission failures.
+    /// `Unsupported` on io_uring for an interest with neither readable nor writable.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future loses no readiness.
     pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
-        match &self.inner {
-            Inner::Uring(stream) => stream.ready(interest).await,
-            Inner::Epoll(stream) => stream.ready(interest).await,
-        }
+        self.io.ready(interest).await
     }
 
-    /// Waits until the stream is readable.
+    /// Waits until the stream may be readable; then use [`UnixStream::try_read`].
     ///
     /// # Errors
     ///
-    /// Submission failures on io_uring.
+    /// As [`UnixStream::ready`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
     pub async fn readable(&self) -> io::Result<()> {
-        match &self.inner {
-            Inner::Uring(stream) => poll_fn(|cx| stream.read.poll_ready(cx)).await.map(drop),
-            Inner::Epoll(stream) => stream.readable().await,
-        }
+        self.ready(Interest::READABLE).await.map(drop)
     }
 
-    /// Waits until the stream is writable.
+    /// Polls for read readiness; only the last task to call it is woken.
     ///
     /// # Errors
     ///
-    /// Submission failures on io_uring.
-    pub async fn writable(&self) -> io::Result<()> {
-        match &self.inner {
-            Inner::Uring(stream) => poll_fn(|cx| stream.write.poll_ready(cx)).await.map(drop),
-            Inner::Epoll(stream) => stream.writable().await,
-        }
-    }
-
-    /// Polls for read readiness.
-    ///
-    /// # Errors
-    ///
-    /// Submission failures on io_uring.
+    /// As [`UnixStream::ready`].
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &self.inner {
-            Inner::Uring(stream) => stream.read.poll_ready(cx).map_ok(drop),
-            Inner::Epoll(stream) => stream.poll_read_ready(cx),
-        }
+        self.io.poll_ready(cx, Interest::READABLE).map_ok(drop)
     }
 
-    /// Polls for write readiness.
+    /// Reads what is available now, without waiting: `WouldBlock` when nothing is.
     ///
     /// # Errors
     ///
-    /// Submission failures on io_uring.
-    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &self.inner {
-            Inner::Uring(stream) => stream.write.poll_ready(cx).map_ok(drop),
-            Inner::Epoll(stream) => stream.poll_write_ready(cx),
-        }
-    }
-
-    /// Reads what is available now; see
-    /// [`TcpStream::try_read`](crate::net::TcpStream::try_read).
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock` when nothing is available; otherwise as recv(2).
+    /// `WouldBlock`, or as recv(2).
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match &self.inner {
-            Inner::Uring(stream) => stream.read.try_read(buf),
-            Inner::Epoll(stream) => stream.try_read(buf),
-        }
+        self.io.try_read(buf)
     }
 
-    /// Like [`try_read`](UnixStream::try_read), filling `bufs` in order.
+    /// Like [`UnixStream::try_read`], filling `bufs` in order.
     ///
     /// # Errors
     ///
-    /// As for [`try_read`](UnixStream::try_read).
+    /// As [`UnixStream::try_read`].
     pub fn try_read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        match &self.inner {
-            Inner::Uring(stream) => stream.read.try_read_vectored(bufs),
-            Inner::Epoll(stream) => stream.try_read_vectored(bufs),
-        }
+        self.io.try_read_vectored(bufs)
     }
 
-    /// Writes what fits now; see
-    /// [`TcpStream::try_write`](crate::net::TcpStream::try_write).
+    /// Like [`UnixStream::try_read`], into the spare capacity of `buf` (which advances).
     ///
     /// # Errors
     ///
-    /// `WouldBlock` when the send buffer is full; otherwise as send(2).
+    /// As [`UnixStream::try_read`].
+    pub fn try_read_buf<B: BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        self.io.try_read_buf(buf)
+    }
+
+    /// Waits until the stream may be writable; then use [`UnixStream::try_write`].
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::ready`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.ready(Interest::WRITABLE).await.map(drop)
+    }
+
+    /// Polls for write readiness; only the last task to call it is woken.
+    ///
+    /// # Errors
+    ///
+    /// As [`UnixStream::ready`].
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_ready(cx, Interest::WRITABLE).map_ok(drop)
+    }
+
+    /// Writes what fits now, without waiting: `WouldBlock` when nothing does.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock`, or as send(2) (e.g. `BrokenPipe`).
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.try_write_vectored(&[IoSlice::new(buf)])
+        self.io.try_write(buf)
     }
 
-    /// Like [`try_write`](UnixStream::try_write), from `bufs` in order.
+    /// Like [`UnixStream::try_write`], from `bufs` in order.
     ///
     /// # Errors
     ///
-    /// As for [`try_write`](UnixStream::try_write).
+    /// As [`UnixStream::try_write`].
     pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match &self.inner {
-            Inner::Uring(stream) => stream.write.try_write(bufs),
-            Inner::Epoll(stream) => stream.try_write_vectored(bufs),
-        }
+        self.io.try_write_vectored(bufs)
+    }
+
+    /// Runs `f`, a non-blocking I/O call of the caller's on this socket, once; a
+    /// `WouldBlock` from it clears the readiness of `interest`.
+    ///
+    /// # Errors
+    ///
+    /// `f`'s error.
+    pub fn try_io<R>(
+        &self,
+        interest: Interest,
+        f: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.try_io(interest, |_| f())
+    }
+
+    /// Waits for `interest` and runs `f` until it returns something other than
+    /// `WouldBlock`.
+    ///
+    /// # Errors
+    ///
+    /// `f`'s error.
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel safe as `f`: the future is dropped only between calls of `f`.
+    pub async fn async_io<R>(
+        &self,
+        interest: Interest,
+        mut f: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.async_io(interest, |_| f()).await
+    }
+
+    /// Reads into an owned buffer, from its start up to `buf.bytes_total()` bytes; 0 means
+    /// EOF (or a buffer without capacity). The kernel receives straight into `buf`.
+    ///
+    /// # Buffer ownership
+    ///
+    /// `buf` always comes back, with the bytes read marked initialized, even on error. The
+    /// kernel touches it only inside the call that fills it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future has received nothing.
+    ///
+    /// # Errors
+    ///
+    /// As recv(2), e.g. `ConnectionReset`.
+    pub async fn read_owned<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
+        self.io.read_owned(buf).await
+    }
+
+    /// Writes all initialized bytes of an owned buffer; the kernel sends straight from it.
+    ///
+    /// # Buffer ownership
+    ///
+    /// `buf` always comes back, even on error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: a dropped future may have sent a prefix of `buf`.
+    ///
+    /// # Errors
+    ///
+    /// As send(2), e.g. `BrokenPipe` or `ConnectionReset`.
+    pub async fn write_all_owned<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        self.io.write_all_owned(buf).await
+    }
+}
+
+impl TryFrom<std::os::unix::net::UnixStream> for UnixStream {
+    type Error = io::Error;
+
+    /// As [`UnixStream::from_std`].
+    fn try_from(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        UnixStream::from_std(stream)
+    }
+}
+
+impl AsRef<UnixStream> for UnixStream {
+    fn as_ref(&self) -> &UnixStream {
+        self
     }
 }
 
 impl AsFd for UnixStream {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.inner.as_fd()
+        self.io.as_fd()
     }
 }
 
@@ -266,49 +341,48 @@ impl AsRawFd for UnixStream {
 impl fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UnixStream")
-            .field("backend", &self.inner.backend())
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
+            .field("backend", &self.io.backend())
+            .field("fd", &self.as_raw_fd())
             .finish()
     }
 }
 
 impl AsyncRead for UnixStream {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        self.io.poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for UnixStream {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        self.io.poll_write(cx, &[IoSlice::new(buf)])
     }
 
     fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
+        bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        self.io.poll_write(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        true
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_shutdown()
     }
 }

@@ -1,0 +1,247 @@
+//! `Source`: a socket fd and where its readiness comes from, the one type under every
+//! `corio::net` socket. On the uring backend readiness comes from io_uring `POLL_ADD`s
+//! (`uring.rs`); on the epoll backend from tokio's reactor (`AsyncFd`). Either way the I/O
+//! itself is one non-blocking syscall once the socket is ready, exactly as tokio does it,
+//! so both backends keep tokio's semantics: a write returns once its bytes are in the
+//! kernel, an error stays the kernel's, and every future is cancel safe where tokio's is.
+//!
+//! The readiness loop (`poll_io`) is written here once; `stream.rs`, `datagram.rs`,
+//! `listen.rs` and `connect.rs` are the syscalls each socket kind makes inside it.
+
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{ready, Context, Poll};
+
+use corio_runtime::{BackendKind, Socket};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{Interest, Ready};
+
+use super::uring::UringReady;
+
+/// A non-blocking socket registered for readiness on the current backend.
+#[derive(Debug)]
+pub(crate) struct Source {
+    reg: Registration,
+    /// The write direction was shut down (by `poll_shutdown`).
+    write_shut: AtomicBool,
+}
+
+#[derive(Debug)]
+enum Registration {
+    Uring(UringReady),
+    Epoll(AsyncFd<OwnedFd>),
+}
+
+impl Source {
+    /// Registers `fd` (made non-blocking) with the backend of the current corio runtime;
+    /// outside corio, with the current tokio runtime's reactor.
+    ///
+    /// # Errors
+    ///
+    /// Outside any runtime, or when tokio's reactor refuses the fd.
+    pub(crate) fn new(fd: OwnedFd) -> io::Result<Source> {
+        socket2::SockRef::from(&fd).set_nonblocking(true)?;
+        let reg = match corio_runtime::current_backend() {
+            Some(BackendKind::Uring) => Registration::Uring(UringReady::new(
+                Socket::from_owned(fd),
+                corio_runtime::home_handle(),
+            )),
+            _ => {
+                tokio::runtime::Handle::try_current().map_err(|_| no_runtime())?;
+                Registration::Epoll(corio_runtime::sys::register(fd)?)
+            }
+        };
+        Ok(Source {
+            reg,
+            write_shut: AtomicBool::new(false),
+        })
+    }
+
+    /// Records that the write direction was shut down; true if it already was.
+    pub(crate) fn mark_write_shut(&self) -> bool {
+        self.write_shut.swap(true, Ordering::AcqRel)
+    }
+
+    /// Forgets a shutdown that failed.
+    pub(crate) fn unmark_write_shut(&self) {
+        self.write_shut.store(false, Ordering::Release);
+    }
+
+    /// The backend's name, for `Debug` output.
+    pub(crate) fn backend(&self) -> &'static str {
+        match &self.reg {
+            Registration::Uring(_) => "uring",
+            Registration::Epoll(_) => "epoll",
+        }
+    }
+
+    /// The fd back, deregistered, in non-blocking mode. On io_uring a readiness poll that
+    /// was just cancelled may still hold the original fd for a moment; the fd returned is
+    /// then a duplicate of it (the same socket), and the original closes when the kernel
+    /// lets go.
+    ///
+    /// # Errors
+    ///
+    /// As `fcntl(F_DUPFD_CLOEXEC)` when a duplicate is needed and the process is out of fds.
+    pub(crate) fn into_fd(self) -> io::Result<OwnedFd> {
+        match self.reg {
+            Registration::Epoll(fd) => Ok(fd.into_inner()),
+            Registration::Uring(ready) => match ready.into_socket().into_owned() {
+                Ok(fd) => Ok(fd),
+                Err(socket) => socket.as_fd().try_clone_to_owned(),
+            },
+        }
+    }
+
+    /// Waits until the direction of `interest` (`READABLE` or `WRITABLE`) is ready, then
+    /// runs `f`; a `WouldBlock` from `f` clears the readiness and waits again. `drained`
+    /// says, from `f`'s result, that the socket has no more to give right now (a short
+    /// read), which clears the readiness too, as tokio does.
+    pub(crate) fn poll_io_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+        mut f: impl FnMut(BorrowedFd<'_>) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
+    ) -> Poll<io::Result<R>> {
+        let direction = ready_bits(interest);
+        match &self.reg {
+            Registration::Uring(uring) => loop {
+                let ready = ready!(uring.poll_direction(cx, interest))?;
+                match f(uring.socket().as_fd()) {
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                        uring.clear(interest, ready);
+                    }
+                    Ok(value) if drained(&value) => {
+                        uring.clear(interest, direction);
+                        return Poll::Ready(Ok(value));
+                    }
+                    result => return Poll::Ready(result),
+                }
+            },
+            Registration::Epoll(fd) => loop {
+                let mut guard = if interest.is_writable() {
+                    ready!(fd.poll_write_ready(cx))?
+                } else {
+                    ready!(fd.poll_read_ready(cx))?
+                };
+                match guard.try_io(|fd| f(fd.as_fd())) {
+                    Ok(Ok(value)) if drained(&value) => {
+                        guard.clear_ready_matching(direction);
+                        return Poll::Ready(Ok(value));
+                    }
+                    Ok(result) => return Poll::Ready(result),
+                    Err(_would_block) => {}
+                }
+            },
+        }
+    }
+
+    /// [`Source::poll_io_with`] without the drained check.
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+        f: impl FnMut(BorrowedFd<'_>) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_with(cx, interest, f, |_| false)
+    }
+
+    /// [`Source::poll_io`] as a future. Unlike the `poll_*` forms, which wake only the last
+    /// task that polled, any number of tasks may wait here at once.
+    pub(crate) async fn async_io<R>(
+        &self,
+        interest: Interest,
+        mut f: impl FnMut(BorrowedFd<'_>) -> io::Result<R>,
+    ) -> io::Result<R> {
+        match &self.reg {
+            Registration::Uring(_) => poll_fn(|cx| self.poll_io(cx, interest, &mut f)).await,
+            // A pending socket error (an ICMP "port unreachable" on a connected UDP
+            // socket) is reported by epoll as `EPOLLERR` alone: wake readers on it too, so
+            // the receive that follows reports the error instead of waiting forever.
+            Registration::Epoll(fd) => {
+                let interest = if interest.is_readable() {
+                    interest | Interest::ERROR
+                } else {
+                    interest
+                };
+                fd.async_io(interest, |fd| f(fd.as_fd())).await
+            }
+        }
+    }
+
+    /// Runs `f` once now; a `WouldBlock` from it clears the readiness of `interest`. On
+    /// the epoll backend `f` runs only when tokio's reactor has seen the socket ready (as
+    /// tokio's `try_*` methods do); on io_uring it always runs, since no reactor updates
+    /// readiness in the background there.
+    pub(crate) fn try_io<R>(
+        &self,
+        interest: Interest,
+        f: impl FnOnce(BorrowedFd<'_>) -> io::Result<R>,
+    ) -> io::Result<R> {
+        match &self.reg {
+            Registration::Uring(uring) => {
+                let result = f(uring.socket().as_fd());
+                if matches!(&result, Err(err) if err.kind() == io::ErrorKind::WouldBlock) {
+                    uring.clear(interest, ready_bits(interest));
+                }
+                result
+            }
+            Registration::Epoll(fd) => fd.try_io(interest, |fd| f(fd.as_fd())),
+        }
+    }
+
+    /// Waits until one direction (`READABLE` or `WRITABLE`) is ready, without I/O.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+    ) -> Poll<io::Result<Ready>> {
+        match &self.reg {
+            Registration::Uring(uring) => uring.poll_direction(cx, interest),
+            Registration::Epoll(fd) => {
+                let guard = if interest.is_writable() {
+                    ready!(fd.poll_write_ready(cx))?
+                } else {
+                    ready!(fd.poll_read_ready(cx))?
+                };
+                Poll::Ready(Ok(guard.ready()))
+            }
+        }
+    }
+
+    /// tokio's `ready(interest)`: the readiness of any direction in `interest`. It may be
+    /// spurious; the `try_*` call that follows says.
+    pub(crate) async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        match &self.reg {
+            Registration::Uring(uring) => poll_fn(|cx| uring.poll_ready(cx, interest)).await,
+            Registration::Epoll(fd) => Ok(fd.ready(interest).await?.ready()),
+        }
+    }
+}
+
+impl AsFd for Source {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.reg {
+            Registration::Uring(uring) => uring.socket().as_fd(),
+            Registration::Epoll(fd) => fd.get_ref().as_fd(),
+        }
+    }
+}
+
+/// The readiness bit of the direction of `interest` (the closed bits are never cleared).
+fn ready_bits(interest: Interest) -> Ready {
+    if interest.is_writable() {
+        Ready::WRITABLE
+    } else {
+        Ready::READABLE
+    }
+}
+
+fn no_runtime() -> io::Error {
+    io::Error::other(
+        "corio::net sockets must be created inside a corio runtime (or a tokio runtime)",
+    )
+}

@@ -1,0 +1,368 @@
+//! Readiness on the uring backend: what tokio's reactor gives a socket, built on one-shot
+//! `IORING_OP_POLL_ADD`s.
+//!
+//! Each direction caches its readiness as tokio does: once a poll reports it, it stays
+//! until an I/O call on that direction fails with `WouldBlock` (or a read comes back
+//! short), and it may be spurious. While a direction is not ready, at most one poll is in
+//! flight for it, owned by the socket rather than by the future that asked, so a dropped
+//! `readable()` loses nothing. Any completion counts as ready, errors and hang-ups
+//! included: the I/O call that follows reports the error, so a waiter never spins.
+//!
+//! # Any thread
+//!
+//! A poll belongs to the ring it was submitted to. Polled on a thread that owns another
+//! ring (the socket moved to another worker), it is dropped, which cancels it on its own
+//! ring through that ring's remote queue, and submitted again here; a poll carries no data,
+//! so nothing is lost. On a thread without a ring (a plain thread, or one inside
+//! `Runtime::block_on`) the poll is submitted by a task spawned on the socket's home
+//! worker and awaited through its `JoinHandle`.
+//!
+//! Several tasks may wait on one direction at once (an `Arc<TcpStream>` shared by tasks):
+//! the poll is polled with one [`Waiters`] waker that wakes every registered task.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{ready, Context, Poll, Wake, Waker};
+
+use corio_runtime::{PollEvents, Socket};
+use tokio::io::{Interest, Ready};
+use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
+
+/// Tasks waiting on the same shared poll.
+#[derive(Debug, Default)]
+struct WaiterList(Mutex<Vec<Waker>>);
+
+impl Wake for WaiterList {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let waiting = std::mem::take(&mut *lock(&self.0));
+        waiting.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// A waker that wakes every task registered with it.
+#[derive(Debug)]
+struct Waiters {
+    list: Arc<WaiterList>,
+    waker: Waker,
+}
+
+impl Default for Waiters {
+    fn default() -> Waiters {
+        let list = Arc::new(WaiterList::default());
+        let waker = Waker::from(list.clone());
+        Waiters { list, waker }
+    }
+}
+
+impl Waiters {
+    /// Adds the task of `cx` (once) and returns the waker to poll the shared op with.
+    fn register(&self, cx: &Context<'_>) -> Waker {
+        let mut list = lock(&self.list.0);
+        if !list.iter().any(|w| w.will_wake(cx.waker())) {
+            list.push(cx.waker().clone());
+        }
+        self.waker.clone()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The poll a direction waits on.
+#[derive(Debug)]
+enum Wait {
+    /// Submitted to a ring (this thread's, unless the socket moved).
+    Ring(PollEvents),
+    /// Submitted by a task on the home worker, for a thread without a ring.
+    Home(JoinHandle<io::Result<u32>>),
+}
+
+impl Drop for Wait {
+    fn drop(&mut self) {
+        if let Wait::Home(task) = self {
+            task.abort();
+        }
+    }
+}
+
+/// One direction's readiness.
+#[derive(Debug)]
+struct Direction {
+    events: u32,
+    ready: Ready,
+    wait: Option<Wait>,
+    waiters: Waiters,
+}
+
+impl Direction {
+    fn new(events: u32) -> Direction {
+        Direction {
+            events,
+            ready: Ready::EMPTY,
+            wait: None,
+            waiters: Waiters::default(),
+        }
+    }
+
+    fn poll(&mut self, io: &Shared, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
+        if !self.ready.is_empty() {
+            return Poll::Ready(Ok(self.ready));
+        }
+        if matches!(&self.wait, Some(Wait::Ring(poll)) if !poll.is_local()) {
+            self.wait = None;
+        }
+        let waker = self.waiters.register(cx);
+        let mut cx = Context::from_waker(&waker);
+        let wait = match &mut self.wait {
+            Some(wait) => wait,
+            None => self.wait.insert(io.submit(self.events)?),
+        };
+        let mask = match wait {
+            Wait::Ring(poll) => ready!(Pin::new(poll).poll(&mut cx)),
+            Wait::Home(task) => ready!(Pin::new(task).poll(&mut cx)).unwrap_or_else(|err| {
+                Err(io::Error::other(format!(
+                    "corio: the socket's worker stopped while waiting for readiness: {err}"
+                )))
+            }),
+        };
+        self.wait = None;
+        self.ready = convert(self.events, mask?);
+        Poll::Ready(Ok(self.ready))
+    }
+}
+
+/// What a poll needs besides its direction: the socket and its home worker.
+#[derive(Debug)]
+struct Shared {
+    socket: Socket,
+    home: Option<Handle>,
+}
+
+impl Shared {
+    fn submit(&self, events: u32) -> io::Result<Wait> {
+        if corio_runtime::uring_active() {
+            return self.socket.poll_events(events).map(Wait::Ring);
+        }
+        let home = self.home.as_ref().ok_or_else(no_home)?;
+        let socket = self.socket.clone();
+        Ok(Wait::Home(
+            home.spawn(async move { socket.poll_events(events)?.await }),
+        ))
+    }
+}
+
+fn no_home() -> io::Error {
+    io::Error::other("corio: this io_uring socket is polled outside its runtime")
+}
+
+impl Drop for UringReady {
+    /// Cancels the polls in flight and, on their ring's thread, has the kernel let go of
+    /// them at once: a poll holds the socket open, and a dropped listener must refuse new
+    /// connections (a dropped stream must send its FIN) now, not at the ring's next turn.
+    fn drop(&mut self) {
+        let read = lock(&self.read).wait.take();
+        let write = lock(&self.write).wait.take();
+        let local = [&read, &write]
+            .iter()
+            .any(|wait| matches!(wait, Some(Wait::Ring(poll)) if poll.is_local()));
+        drop((read, write));
+        if local {
+            corio_runtime::release_cancelled();
+        }
+    }
+}
+
+/// The readiness of one uring socket, in both directions.
+#[derive(Debug)]
+pub(crate) struct UringReady {
+    shared: Shared,
+    read: Mutex<Direction>,
+    write: Mutex<Direction>,
+}
+
+impl UringReady {
+    /// Readiness for `socket`, whose home is the current worker (or `home`).
+    pub(crate) fn new(socket: Socket, home: Option<Handle>) -> UringReady {
+        UringReady {
+            shared: Shared { socket, home },
+            read: Mutex::new(Direction::new((libc::POLLIN | libc::POLLRDHUP) as u32)),
+            write: Mutex::new(Direction::new(libc::POLLOUT as u32)),
+        }
+    }
+
+    /// The socket.
+    pub(crate) fn socket(&self) -> &Socket {
+        &self.shared.socket
+    }
+
+    /// The socket, giving up the readiness state (and cancelling its polls).
+    pub(crate) fn into_socket(self) -> Socket {
+        let socket = self.shared.socket.clone();
+        drop(self);
+        socket
+    }
+
+    fn direction(&self, interest: Interest) -> &Mutex<Direction> {
+        if interest.is_writable() {
+            &self.write
+        } else {
+            &self.read
+        }
+    }
+
+    /// Readiness of one direction (`READABLE` or `WRITABLE`): cached, or after a poll.
+    pub(crate) fn poll_direction(
+        &self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+    ) -> Poll<io::Result<Ready>> {
+        lock(self.direction(interest)).poll(&self.shared, cx)
+    }
+
+    /// Forgets `ready` after an I/O call found the socket not ready after all. As in
+    /// tokio, the closed bits stay: a half-close is final.
+    pub(crate) fn clear(&self, interest: Interest, ready: Ready) {
+        let mut direction = lock(self.direction(interest));
+        direction.ready = direction.ready - (ready - Ready::READ_CLOSED - Ready::WRITE_CLOSED);
+    }
+
+    /// tokio's `ready(interest)` as a poll: ready when any asked direction is.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+    ) -> Poll<io::Result<Ready>> {
+        if let Err(err) = check(interest) {
+            return Poll::Ready(Err(err));
+        }
+        let mut ready = Ready::EMPTY;
+        if interest.is_readable() {
+            if let Poll::Ready(result) = self.poll_direction(cx, Interest::READABLE) {
+                ready |= result?;
+            }
+        }
+        if interest.is_writable() {
+            if let Poll::Ready(result) = self.poll_direction(cx, Interest::WRITABLE) {
+                ready |= result?;
+            }
+        }
+        let ready = ready & mask(interest);
+        if ready.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(Ok(ready))
+        }
+    }
+}
+
+/// The readiness a poll mask means for a direction polling `events`.
+fn convert(events: u32, mask: u32) -> Ready {
+    let mask = mask as i16;
+    let hup = mask & libc::POLLHUP != 0;
+    let mut ready = if events & libc::POLLOUT as u32 != 0 {
+        let mut ready = Ready::WRITABLE;
+        if hup || mask & libc::POLLERR != 0 {
+            ready |= Ready::WRITE_CLOSED;
+        }
+        ready
+    } else {
+        let mut ready = Ready::READABLE;
+        if hup || mask & libc::POLLRDHUP != 0 {
+            ready |= Ready::READ_CLOSED;
+        }
+        ready
+    };
+    if mask & libc::POLLERR != 0 {
+        ready |= Ready::ERROR;
+    }
+    ready
+}
+
+/// The readiness bits an `interest` waits for, as tokio reports them.
+pub(crate) fn mask(interest: Interest) -> Ready {
+    let mut mask = Ready::ERROR;
+    if interest.is_readable() {
+        mask |= Ready::READABLE | Ready::READ_CLOSED;
+    }
+    if interest.is_writable() {
+        mask |= Ready::WRITABLE | Ready::WRITE_CLOSED;
+    }
+    mask
+}
+
+/// Rejects interests the uring backend does not poll for: `PRIORITY` alone, or none of
+/// readable/writable.
+fn check(interest: Interest) -> io::Result<()> {
+    if !(interest.is_readable() || interest.is_writable()) {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "corio: on io_uring, readiness supports Interest::READABLE and WRITABLE",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn shared_waker_wakes_every_task_once() {
+        let waiters = Waiters::default();
+        let a = Arc::new(Count(AtomicUsize::new(0)));
+        let b = Arc::new(Count(AtomicUsize::new(0)));
+        let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
+        let shared = waiters.register(&Context::from_waker(&wa));
+        waiters.register(&Context::from_waker(&wa));
+        waiters.register(&Context::from_waker(&wb));
+        shared.wake_by_ref();
+        shared.wake_by_ref();
+        assert_eq!(
+            a.0.load(Ordering::SeqCst),
+            1,
+            "registered twice, woken once"
+        );
+        assert_eq!(b.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn poll_masks_map_to_tokio_readiness() {
+        let read = (libc::POLLIN | libc::POLLRDHUP) as u32;
+        let ready = convert(read, read);
+        assert!(ready.is_readable() && ready.is_read_closed() && !ready.is_writable());
+        let ready = convert(read, (libc::POLLERR | libc::POLLHUP) as u32);
+        assert!(
+            ready.is_readable() && ready.is_error(),
+            "errors wake readers"
+        );
+        let write = libc::POLLOUT as u32;
+        let ready = convert(write, write);
+        assert!(ready.is_writable() && !ready.is_write_closed());
+        let ready = convert(write, libc::POLLHUP as u32);
+        assert!(ready.is_writable() && ready.is_write_closed());
+    }
+
+    #[test]
+    fn interests_map_like_tokio() {
+        assert!(check(Interest::ERROR).is_err());
+        assert!(check(Interest::READABLE | Interest::WRITABLE).is_ok());
+        let m = mask(Interest::READABLE);
+        assert!(m.is_readable() && m.is_read_closed() && !m.is_writable());
+    }
+}
