@@ -37,8 +37,8 @@ pub mod sys {
     };
 }
 pub use socket::{
-    nop, Accept, AcceptMulti, Connect, PollEvents, Recv, RecvMsg, SendMsg, SendOp, Shutdown,
-    Socket, Writev,
+    nop, Accept, AcceptMulti, Connect, PollEvents, PollEventsMulti, Recv, RecvMsg, SendMsg, SendOp,
+    Shutdown, Socket, Writev,
 };
 pub use spawn::{
     bind_sharded, is_sharded, spawn, spawn_blocking, spawn_local, spawn_on, worker_id, workers,

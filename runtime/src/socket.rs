@@ -26,6 +26,7 @@ use socket2::SockAddr;
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::driver::op::{Op, StreamOp};
+use crate::error::cqe_result;
 use crate::fd::SharedFd;
 use crate::op;
 
@@ -241,6 +242,16 @@ impl Socket {
         op::poll_add::poll_add(&self.fd, events).map(PollEvents)
     }
 
+    /// Starts a multishot poll for `events`: one readiness mask per wake-up of the socket
+    /// until the poll is dropped (which cancels it) or the kernel ends it.
+    ///
+    /// # Errors
+    ///
+    /// Submission fails outside a uring worker.
+    pub fn poll_events_multi(&self, events: u32) -> io::Result<PollEventsMulti> {
+        op::poll_add::poll_add_multi(&self.fd, events).map(PollEventsMulti)
+    }
+
     /// Shuts down the write half (`libc::SHUT_WR`), the read half or both.
     ///
     /// # Errors
@@ -277,6 +288,26 @@ impl Socket {
     /// Submission fails outside a uring worker.
     pub fn accept_multi(&self) -> io::Result<AcceptMulti> {
         op::accept::accept_multi(&self.fd).map(AcceptMulti)
+    }
+}
+
+/// A multishot readiness poll in flight; see [`Socket::poll_events_multi`].
+#[derive(Debug)]
+pub struct PollEventsMulti(StreamOp<op::poll_add::PollAdd>);
+
+impl PollEventsMulti {
+    /// The next ready mask (`Err` with the kernel's error, e.g. `EINVAL` before kernel
+    /// 5.13); `None` once the kernel ended the poll (submit a new one to go on).
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<u32>>> {
+        self.0
+            .poll_next(cx)
+            .map(|next| next.map(|completion| cqe_result(completion.result)))
+    }
+
+    /// True when this thread owns the ring the poll was submitted to (see
+    /// [`PollEvents::is_local`]).
+    pub fn is_local(&self) -> bool {
+        self.0.is_local()
     }
 }
 

@@ -1,12 +1,16 @@
-//! Readiness on the uring backend: what tokio's reactor gives a socket, built on one-shot
-//! `IORING_OP_POLL_ADD`s.
+//! Readiness on the uring backend: what tokio's reactor gives a socket, built on
+//! `IORING_OP_POLL_ADD`.
 //!
 //! Each direction caches its readiness as tokio does: once a poll reports it, it stays
 //! until an I/O call on that direction fails with `WouldBlock` (or a read comes back
-//! short), and it may be spurious. While a direction is not ready, at most one poll is in
-//! flight for it, owned by the socket rather than by the future that asked, so a dropped
-//! `readable()` loses nothing. Any completion counts as ready, errors and hang-ups
-//! included: the I/O call that follows reports the error, so a waiter never spins.
+//! short), and it may be spurious. The read direction keeps one multishot poll armed from
+//! its first wait on (one CQE per wake-up of the socket, like tokio's edge-triggered epoll
+//! registration, so a request costs no SQE); the write direction, which rarely waits, arms
+//! a one-shot poll when it has to. Either way the poll is owned by the socket rather than by
+//! the future that asked, so a dropped `readable()` loses nothing. Any completion counts as
+//! ready, errors and hang-ups included: the I/O call that follows reports the error, so a
+//! waiter never spins. A kernel without multishot poll (before 5.13) rejects it with
+//! `EINVAL`; the direction then uses one-shot polls.
 //!
 //! # Any thread
 //!
@@ -26,14 +30,15 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{ready, Context, Poll, Wake, Waker};
 
-use corio_runtime::{PollEvents, Socket};
+use corio_runtime::{PollEvents, PollEventsMulti, Socket};
 use tokio::io::{Interest, Ready};
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
-/// Tasks waiting on the same shared poll.
+/// Tasks waiting on the same shared poll: the first in its own slot, so the usual case of
+/// one waiting task allocates nothing.
 #[derive(Debug, Default)]
-struct WaiterList(Mutex<Vec<Waker>>);
+struct WaiterList(Mutex<(Option<Waker>, Vec<Waker>)>);
 
 impl Wake for WaiterList {
     fn wake(self: Arc<Self>) {
@@ -41,8 +46,16 @@ impl Wake for WaiterList {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let waiting = std::mem::take(&mut *lock(&self.0));
-        waiting.into_iter().for_each(Waker::wake);
+        let (first, rest) = {
+            let mut list = lock(&self.0);
+            let rest = if list.1.is_empty() {
+                Vec::new()
+            } else {
+                std::mem::take(&mut list.1)
+            };
+            (list.0.take(), rest)
+        };
+        first.into_iter().chain(rest).for_each(Waker::wake);
     }
 }
 
@@ -64,9 +77,14 @@ impl Default for Waiters {
 impl Waiters {
     /// Adds the task of `cx` (once) and returns the waker to poll the shared op with.
     fn register(&self, cx: &Context<'_>) -> Waker {
-        let mut list = lock(&self.list.0);
-        if !list.iter().any(|w| w.will_wake(cx.waker())) {
-            list.push(cx.waker().clone());
+        let mut guard = lock(&self.list.0);
+        let (first, rest) = &mut *guard;
+        let waker = cx.waker();
+        match first {
+            None => *first = Some(waker.clone()),
+            Some(w) if w.will_wake(waker) => {}
+            Some(_) if rest.iter().any(|w| w.will_wake(waker)) => {}
+            Some(_) => rest.push(waker.clone()),
         }
         self.waker.clone()
     }
@@ -79,10 +97,27 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The poll a direction waits on.
 #[derive(Debug)]
 enum Wait {
-    /// Submitted to a ring (this thread's, unless the socket moved).
+    /// A multishot poll on a ring (this thread's, unless the socket moved).
+    Multi(PollEventsMulti),
+    /// A one-shot poll on a ring (this thread's, unless the socket moved).
     Ring(PollEvents),
     /// Submitted by a task on the home worker, for a thread without a ring.
     Home(JoinHandle<io::Result<u32>>),
+}
+
+impl Wait {
+    /// True when this thread owns the ring of a ring poll (a home task is awaited anywhere).
+    fn is_local(&self) -> bool {
+        match self {
+            Wait::Multi(poll) => poll.is_local(),
+            Wait::Ring(poll) => poll.is_local(),
+            Wait::Home(_) => true,
+        }
+    }
+
+    fn is_ring(&self) -> bool {
+        !matches!(self, Wait::Home(_))
+    }
 }
 
 impl Drop for Wait {
@@ -97,15 +132,18 @@ impl Drop for Wait {
 #[derive(Debug)]
 struct Direction {
     events: u32,
+    /// Arm multishot polls (until the kernel refuses them).
+    multishot: bool,
     ready: Ready,
     wait: Option<Wait>,
     waiters: Waiters,
 }
 
 impl Direction {
-    fn new(events: u32) -> Direction {
+    fn new(events: u32, multishot: bool) -> Direction {
         Direction {
             events,
+            multishot,
             ready: Ready::EMPTY,
             wait: None,
             waiters: Waiters::default(),
@@ -116,27 +154,72 @@ impl Direction {
         if !self.ready.is_empty() {
             return Poll::Ready(Ok(self.ready));
         }
-        if matches!(&self.wait, Some(Wait::Ring(poll)) if !poll.is_local()) {
+        if matches!(&self.wait, Some(wait) if !wait.is_local()) {
             self.wait = None;
         }
         let waker = self.waiters.register(cx);
         let mut cx = Context::from_waker(&waker);
-        let wait = match &mut self.wait {
-            Some(wait) => wait,
-            None => self.wait.insert(io.submit(self.events)?),
-        };
-        let mask = match wait {
-            Wait::Ring(poll) => ready!(Pin::new(poll).poll(&mut cx)),
-            Wait::Home(task) => ready!(Pin::new(task).poll(&mut cx)).unwrap_or_else(|err| {
-                Err(io::Error::other(format!(
-                    "corio: the socket's worker stopped while waiting for readiness: {err}"
-                )))
-            }),
-        };
-        self.wait = None;
-        self.ready = convert(self.events, mask?);
-        Poll::Ready(Ok(self.ready))
+        loop {
+            let wait = match &mut self.wait {
+                Some(wait) => wait,
+                None => self.wait.insert(io.submit(self.events, self.multishot)?),
+            };
+            let mask = match wait {
+                Wait::Multi(poll) => match ready!(poll_multi(poll, &mut cx)) {
+                    Some(Ok(mask)) => mask,
+                    Some(Err(err)) if err.raw_os_error() == Some(libc::EINVAL) => {
+                        tracing::debug!("multishot poll unsupported; polling one shot at a time");
+                        self.multishot = false;
+                        self.wait = None;
+                        continue;
+                    }
+                    Some(Err(err)) => {
+                        self.wait = None;
+                        return Poll::Ready(Err(err));
+                    }
+                    None => {
+                        self.wait = None;
+                        continue;
+                    }
+                },
+                Wait::Ring(poll) => {
+                    let mask = ready!(Pin::new(poll).poll(&mut cx));
+                    self.wait = None;
+                    mask?
+                }
+                Wait::Home(task) => {
+                    let mask = ready!(Pin::new(task).poll(&mut cx));
+                    self.wait = None;
+                    mask.unwrap_or_else(|err| Err(home_stopped(&err)))?
+                }
+            };
+            self.ready = convert(self.events, mask);
+            return Poll::Ready(Ok(self.ready));
+        }
     }
+}
+
+/// Every mask a multishot poll has queued, OR-ed into one; `Some(Err)` or `None` (the
+/// kernel ended the poll) only when nothing was queued before.
+fn poll_multi(poll: &mut PollEventsMulti, cx: &mut Context<'_>) -> Poll<Option<io::Result<u32>>> {
+    let mut mask = None;
+    while let Poll::Ready(next) = poll.poll_next(cx) {
+        match next {
+            Some(Ok(bits)) => mask = Some(mask.unwrap_or(0) | bits),
+            end if mask.is_none() => return Poll::Ready(end),
+            _ => break,
+        }
+    }
+    match mask {
+        Some(mask) => Poll::Ready(Some(Ok(mask))),
+        None => Poll::Pending,
+    }
+}
+
+fn home_stopped(err: &tokio::task::JoinError) -> io::Error {
+    io::Error::other(format!(
+        "corio: the socket's worker stopped while waiting for readiness: {err}"
+    ))
 }
 
 /// What a poll needs besides its direction: the socket and its home worker.
@@ -147,9 +230,13 @@ struct Shared {
 }
 
 impl Shared {
-    fn submit(&self, events: u32) -> io::Result<Wait> {
+    fn submit(&self, events: u32, multishot: bool) -> io::Result<Wait> {
         if corio_runtime::uring_active() {
-            return self.socket.poll_events(events).map(Wait::Ring);
+            return if multishot {
+                self.socket.poll_events_multi(events).map(Wait::Multi)
+            } else {
+                self.socket.poll_events(events).map(Wait::Ring)
+            };
         }
         let home = self.home.as_ref().ok_or_else(no_home)?;
         let socket = self.socket.clone();
@@ -172,7 +259,7 @@ impl Drop for UringReady {
         let write = lock(&self.write).wait.take();
         let local = [&read, &write]
             .iter()
-            .any(|wait| matches!(wait, Some(Wait::Ring(poll)) if poll.is_local()));
+            .any(|wait| matches!(wait, Some(wait) if wait.is_ring() && wait.is_local()));
         drop((read, write));
         if local {
             corio_runtime::release_cancelled();
@@ -193,8 +280,11 @@ impl UringReady {
     pub(crate) fn new(socket: Socket, home: Option<Handle>) -> UringReady {
         UringReady {
             shared: Shared { socket, home },
-            read: Mutex::new(Direction::new((libc::POLLIN | libc::POLLRDHUP) as u32)),
-            write: Mutex::new(Direction::new(libc::POLLOUT as u32)),
+            read: Mutex::new(Direction::new(
+                (libc::POLLIN | libc::POLLRDHUP) as u32,
+                true,
+            )),
+            write: Mutex::new(Direction::new(libc::POLLOUT as u32, false)),
         }
     }
 

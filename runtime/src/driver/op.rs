@@ -203,6 +203,11 @@ impl<T: Orphan + Send + 'static> StreamOp<T> {
         })
     }
 
+    /// True when this thread owns the op's ring (polling it elsewhere is a bug).
+    pub(crate) fn is_local(&self) -> bool {
+        self.slot.is_local()
+    }
+
     /// The next CQE, or `None` after the final one.
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Completion>> {
         if self.data.is_none() {
