@@ -1,6 +1,10 @@
 //! `corio::net`: tokio's socket types, over io_uring or tokio's reactor.
 
+#[macro_use]
+mod api;
+
 mod addr;
+#[macro_use]
 pub mod split;
 pub mod tcp;
 mod udp;

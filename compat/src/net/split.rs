@@ -361,3 +361,76 @@ impl<P: Deref<Target: Stream>> AsRef<P::Target> for Write<P> {
         &self.stream
     }
 }
+
+/// A family's side of splitting, written once: tokio's names for the halves (type aliases
+/// of [`Read`] and [`Write`]), its `ReuniteError`, `split`/`into_split` on the stream, and
+/// the stream's [`Stream`] impl. Invoked by `tcp/split.rs` and `unix/split.rs`.
+macro_rules! family_split {
+    ($stream:ident, $addr:ident) => {
+        #[doc = concat!("The read half of a borrowed [`", stringify!($stream), "`], from `split`.")]
+        pub type ReadHalf<'a> = $crate::net::split::Read<&'a $stream>;
+
+        #[doc = concat!("The write half of a borrowed [`", stringify!($stream), "`], from `split`.")]
+        pub type WriteHalf<'a> = $crate::net::split::Write<&'a $stream>;
+
+        #[doc = concat!("The owned read half of a [`", stringify!($stream), "`], from `into_split`.")]
+        pub type OwnedReadHalf = $crate::net::split::Read<std::sync::Arc<$stream>>;
+
+        #[doc = concat!(
+            "The owned write half of a [`",
+            stringify!($stream),
+            "`], from `into_split`. Dropping it shuts down the write direction, unless \
+             `forget` was called."
+        )]
+        pub type OwnedWriteHalf = $crate::net::split::Write<$crate::net::split::Owned<$stream>>;
+
+        /// The halves given to `reunite` came from different streams.
+        #[derive(Debug)]
+        pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+
+        impl std::fmt::Display for ReuniteError {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("tried to reunite halves that are not from the same socket")
+            }
+        }
+
+        impl std::error::Error for ReuniteError {}
+
+        impl $stream {
+            /// Splits the stream into a read half and a write half borrowing it. Both halves work
+            /// at the same time, from one task (e.g. `tokio::io::copy` in each direction).
+            pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+                $crate::net::split::split(self)
+            }
+
+            /// Splits the stream into owned halves that can move to different tasks or workers.
+            /// Dropping the write half shuts down the write direction.
+            pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+                $crate::net::split::into_split(self)
+            }
+        }
+
+        // The sealed trait's `source` returns the crate-private `Source` (see above).
+        #[allow(private_interfaces)]
+        impl $crate::net::split::Stream for $stream {
+            type Addr = $addr;
+            type ReuniteError = ReuniteError;
+
+            fn source(&self) -> &$crate::io::Source {
+                &self.io
+            }
+
+            fn local(&self) -> std::io::Result<$addr> {
+                self.local_addr()
+            }
+
+            fn peer(&self) -> std::io::Result<$addr> {
+                self.peer_addr()
+            }
+
+            fn reunite_error(read: OwnedReadHalf, write: OwnedWriteHalf) -> ReuniteError {
+                ReuniteError(read, write)
+            }
+        }
+    };
+}

@@ -3,12 +3,12 @@
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::task::{ready, Context, Poll};
 
 use bytes::BufMut;
 use socket2::{Domain, Protocol, SockAddr, SockRef, Type};
-use tokio::io::{Interest, ReadBuf, Ready};
+use tokio::io::ReadBuf;
 use tokio::net::ToSocketAddrs;
 
 use crate::io::Source;
@@ -111,147 +111,6 @@ impl UdpSocket {
         .await
     }
 
-    /// Waits for any readiness in `interest`; may be spurious.
-    ///
-    /// # Errors
-    ///
-    /// `Unsupported` on io_uring for an interest with neither readable nor writable.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
-    pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
-        self.io.ready(interest).await
-    }
-
-    /// Waits until the socket may be writable.
-    ///
-    /// # Errors
-    ///
-    /// As [`UdpSocket::ready`].
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.ready(Interest::WRITABLE).await.map(drop)
-    }
-
-    /// Polls for write readiness; only the last task to call it is woken.
-    ///
-    /// # Errors
-    ///
-    /// As [`UdpSocket::ready`].
-    pub fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_ready(cx, Interest::WRITABLE).map_ok(drop)
-    }
-
-    /// Sends `buf` as one datagram to the connected peer.
-    ///
-    /// # Errors
-    ///
-    /// As send(2), e.g. `ConnectionRefused` after an ICMP error.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: a dropped future sent nothing.
-    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.send(buf).await
-    }
-
-    /// Polls [`UdpSocket::send`].
-    ///
-    /// # Errors
-    ///
-    /// As [`UdpSocket::send`].
-    pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_send(cx, buf)
-    }
-
-    /// Sends now if the socket is ready: `WouldBlock` otherwise.
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock`, or as [`UdpSocket::send`].
-    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.try_send(buf)
-    }
-
-    /// Waits until the socket may be readable.
-    ///
-    /// # Errors
-    ///
-    /// As [`UdpSocket::ready`].
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.ready(Interest::READABLE).await.map(drop)
-    }
-
-    /// Polls for read readiness; only the last task to call it is woken.
-    ///
-    /// # Errors
-    ///
-    /// As [`UdpSocket::ready`].
-    pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_ready(cx, Interest::READABLE).map_ok(drop)
-    }
-
-    /// Receives one datagram from the connected peer.
-    ///
-    /// # Errors
-    ///
-    /// As recv(2).
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: a dropped future received nothing.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.recv_flags(buf, 0).await
-    }
-
-    /// Polls [`UdpSocket::recv`] into `buf`.
-    ///
-    /// # Errors
-    ///
-    /// As [`UdpSocket::recv`].
-    pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_recv_flags(cx, buf, 0)
-    }
-
-    /// Receives now if a datagram waits: `WouldBlock` otherwise.
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock`, or as recv(2).
-    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.try_recv_flags(buf, 0)
-    }
-
-    /// Like [`UdpSocket::try_recv`], into the spare capacity of `buf` (which advances).
-    ///
-    /// # Errors
-    ///
-    /// As [`UdpSocket::try_recv`].
-    pub fn try_recv_buf<B: BufMut>(&self, buf: &mut B) -> io::Result<usize> {
-        self.io.try_recv_buf(buf)
-    }
-
-    /// Like [`UdpSocket::recv`], into the spare capacity of `buf` (which advances).
-    ///
-    /// # Errors
-    ///
-    /// As [`UdpSocket::recv`].
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
-    pub async fn recv_buf<B: BufMut>(&self, buf: &mut B) -> io::Result<usize> {
-        self.io.recv_buf(buf).await
-    }
-
     /// Like [`UdpSocket::try_recv_from`], into the spare capacity of `buf`.
     ///
     /// # Errors
@@ -345,38 +204,6 @@ impl UdpSocket {
     /// `WouldBlock`, or as recvfrom(2).
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         with_inet(self.io.try_recv_from_flags(buf, 0))
-    }
-
-    /// Runs `f`, a non-blocking I/O call of the caller's on this socket, once; a
-    /// `WouldBlock` from it clears the readiness of `interest`.
-    ///
-    /// # Errors
-    ///
-    /// `f`'s error.
-    pub fn try_io<R>(
-        &self,
-        interest: Interest,
-        f: impl FnOnce() -> io::Result<R>,
-    ) -> io::Result<R> {
-        self.io.try_io(interest, |_| f())
-    }
-
-    /// Waits for `interest` and runs `f` until it returns something other than
-    /// `WouldBlock`.
-    ///
-    /// # Errors
-    ///
-    /// `f`'s error.
-    ///
-    /// # Cancel safety
-    ///
-    /// As cancel safe as `f`.
-    pub async fn async_io<R>(
-        &self,
-        interest: Interest,
-        mut f: impl FnMut() -> io::Result<R>,
-    ) -> io::Result<R> {
-        self.io.async_io(interest, |_| f()).await
     }
 
     /// Receives the next datagram from the connected peer without removing it.
@@ -691,6 +518,9 @@ impl UdpSocket {
         self.sock().take_error()
     }
 
+    readiness_api!(read_ready: poll_recv_ready, write_ready: poll_send_ready);
+    datagram_api!();
+
     fn sock(&self) -> SockRef<'_> {
         SockRef::from(&self.io)
     }
@@ -710,17 +540,7 @@ impl TryFrom<std::net::UdpSocket> for UdpSocket {
     }
 }
 
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.as_fd().as_raw_fd()
-    }
-}
+fd_traits!(UdpSocket);
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,17 +1,14 @@
 //! `TcpStream`: tokio's `TcpStream` API over a [`Source`], on either backend.
 
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::pin::Pin;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::BufMut;
-use corio_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use socket2::SockRef;
-use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf, Ready};
+use tokio::io::ReadBuf;
 use tokio::net::ToSocketAddrs;
 
 use crate::io::Source;
@@ -107,140 +104,6 @@ impl TcpStream {
     /// As `getsockopt(2)`.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.sock().take_error()
-    }
-
-    /// Waits for any of the readiness in `interest`; may be spurious.
-    ///
-    /// # Errors
-    ///
-    /// `Unsupported` on io_uring for an interest with neither readable nor writable.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: a dropped future loses no readiness.
-    pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
-        self.io.ready(interest).await
-    }
-
-    /// Waits until the stream may be readable; then use [`TcpStream::try_read`].
-    ///
-    /// # Errors
-    ///
-    /// As [`TcpStream::ready`].
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.ready(Interest::READABLE).await.map(drop)
-    }
-
-    /// Polls for read readiness; only the last task to call it is woken.
-    ///
-    /// # Errors
-    ///
-    /// As [`TcpStream::ready`].
-    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_ready(cx, Interest::READABLE).map_ok(drop)
-    }
-
-    /// Reads what is available now, without waiting: `WouldBlock` when nothing is.
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock`, or as recv(2).
-    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.try_read(buf)
-    }
-
-    /// Like [`TcpStream::try_read`], filling `bufs` in order.
-    ///
-    /// # Errors
-    ///
-    /// As [`TcpStream::try_read`].
-    pub fn try_read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.io.try_read_vectored(bufs)
-    }
-
-    /// Like [`TcpStream::try_read`], into the spare capacity of `buf` (which advances).
-    ///
-    /// # Errors
-    ///
-    /// As [`TcpStream::try_read`].
-    pub fn try_read_buf<B: BufMut>(&self, buf: &mut B) -> io::Result<usize> {
-        self.io.try_read_buf(buf)
-    }
-
-    /// Waits until the stream may be writable; then use [`TcpStream::try_write`].
-    ///
-    /// # Errors
-    ///
-    /// As [`TcpStream::ready`].
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.ready(Interest::WRITABLE).await.map(drop)
-    }
-
-    /// Polls for write readiness; only the last task to call it is woken.
-    ///
-    /// # Errors
-    ///
-    /// As [`TcpStream::ready`].
-    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_ready(cx, Interest::WRITABLE).map_ok(drop)
-    }
-
-    /// Writes what fits now, without waiting: `WouldBlock` when nothing does.
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock`, or as send(2) (e.g. `BrokenPipe`).
-    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.try_write(buf)
-    }
-
-    /// Like [`TcpStream::try_write`], from `bufs` in order.
-    ///
-    /// # Errors
-    ///
-    /// As [`TcpStream::try_write`].
-    pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.io.try_write_vectored(bufs)
-    }
-
-    /// Runs `f`, a non-blocking I/O call of the caller's on this socket, once; a
-    /// `WouldBlock` from it clears the readiness of `interest`.
-    ///
-    /// # Errors
-    ///
-    /// `f`'s error.
-    pub fn try_io<R>(
-        &self,
-        interest: Interest,
-        f: impl FnOnce() -> io::Result<R>,
-    ) -> io::Result<R> {
-        self.io.try_io(interest, |_| f())
-    }
-
-    /// Waits for `interest` and runs `f` until it returns something other than
-    /// `WouldBlock`.
-    ///
-    /// # Errors
-    ///
-    /// `f`'s error.
-    ///
-    /// # Cancel safety
-    ///
-    /// As cancel safe as `f`: the future is dropped only between calls of `f`.
-    pub async fn async_io<R>(
-        &self,
-        interest: Interest,
-        mut f: impl FnMut() -> io::Result<R>,
-    ) -> io::Result<R> {
-        self.io.async_io(interest, |_| f()).await
     }
 
     /// Receives bytes without removing them from the queue; waits until there are some.
@@ -351,41 +214,8 @@ impl TcpStream {
         self.sock().set_ttl_v4(ttl)
     }
 
-    /// Reads into an owned buffer, from its start up to `buf.bytes_total()` bytes; 0 means
-    /// EOF (or a buffer without capacity). The kernel receives straight into `buf`.
-    ///
-    /// # Buffer ownership
-    ///
-    /// `buf` always comes back, with the bytes read marked initialized, even on error. The
-    /// kernel touches it only inside the call that fills it.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: a dropped future has received nothing.
-    ///
-    /// # Errors
-    ///
-    /// As recv(2), e.g. `ConnectionReset`.
-    pub async fn read_owned<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        self.io.read_owned(buf).await
-    }
-
-    /// Writes all initialized bytes of an owned buffer; the kernel sends straight from it.
-    ///
-    /// # Buffer ownership
-    ///
-    /// `buf` always comes back, even on error.
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel safe: a dropped future may have sent a prefix of `buf`.
-    ///
-    /// # Errors
-    ///
-    /// As send(2), e.g. `BrokenPipe` or `ConnectionReset`.
-    pub async fn write_all_owned<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        self.io.write_all_owned(buf).await
-    }
+    readiness_api!(read_ready: poll_read_ready, write_ready: poll_write_ready);
+    stream_api!();
 
     fn sock(&self) -> SockRef<'_> {
         SockRef::from(&self.io)
@@ -401,24 +231,6 @@ impl TryFrom<std::net::TcpStream> for TcpStream {
     }
 }
 
-impl AsRef<TcpStream> for TcpStream {
-    fn as_ref(&self) -> &TcpStream {
-        self
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.as_fd().as_raw_fd()
-    }
-}
-
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpStream")
@@ -428,42 +240,4 @@ impl fmt::Debug for TcpStream {
     }
 }
 
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.io.poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write(cx, &[IoSlice::new(buf)])
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_shutdown()
-    }
-}
+stream_traits!(TcpStream);

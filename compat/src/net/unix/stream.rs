@@ -2,16 +2,11 @@
 //! I/O as [`TcpStream`](crate::net::TcpStream).
 
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use bytes::BufMut;
-use corio_runtime::buf::{BufResult, IoBuf, IoBufMut};
 use socket2::{Domain, SockAddr, SockRef, Type};
-use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf, Ready};
 
 use super::{SocketAddr, UCred};
 use crate::io::Source;
@@ -140,175 +135,8 @@ impl UnixStream {
         SockRef::from(&self.io).take_error()
     }
 
-    /// Waits for any of the readiness in `interest`; may be spurious.
-    ///
-    /// # Errors
-    ///
-    /// `Unsupported` on io_uring for an interest with neither readable nor writable.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: a dropped future loses no readiness.
-    pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
-        self.io.ready(interest).await
-    }
-
-    /// Waits until the stream may be readable; then use [`UnixStream::try_read`].
-    ///
-    /// # Errors
-    ///
-    /// As [`UnixStream::ready`].
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.ready(Interest::READABLE).await.map(drop)
-    }
-
-    /// Polls for read readiness; only the last task to call it is woken.
-    ///
-    /// # Errors
-    ///
-    /// As [`UnixStream::ready`].
-    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_ready(cx, Interest::READABLE).map_ok(drop)
-    }
-
-    /// Reads what is available now, without waiting: `WouldBlock` when nothing is.
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock`, or as recv(2).
-    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.try_read(buf)
-    }
-
-    /// Like [`UnixStream::try_read`], filling `bufs` in order.
-    ///
-    /// # Errors
-    ///
-    /// As [`UnixStream::try_read`].
-    pub fn try_read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.io.try_read_vectored(bufs)
-    }
-
-    /// Like [`UnixStream::try_read`], into the spare capacity of `buf` (which advances).
-    ///
-    /// # Errors
-    ///
-    /// As [`UnixStream::try_read`].
-    pub fn try_read_buf<B: BufMut>(&self, buf: &mut B) -> io::Result<usize> {
-        self.io.try_read_buf(buf)
-    }
-
-    /// Waits until the stream may be writable; then use [`UnixStream::try_write`].
-    ///
-    /// # Errors
-    ///
-    /// As [`UnixStream::ready`].
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.ready(Interest::WRITABLE).await.map(drop)
-    }
-
-    /// Polls for write readiness; only the last task to call it is woken.
-    ///
-    /// # Errors
-    ///
-    /// As [`UnixStream::ready`].
-    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_ready(cx, Interest::WRITABLE).map_ok(drop)
-    }
-
-    /// Writes what fits now, without waiting: `WouldBlock` when nothing does.
-    ///
-    /// # Errors
-    ///
-    /// `WouldBlock`, or as send(2) (e.g. `BrokenPipe`).
-    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.try_write(buf)
-    }
-
-    /// Like [`UnixStream::try_write`], from `bufs` in order.
-    ///
-    /// # Errors
-    ///
-    /// As [`UnixStream::try_write`].
-    pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.io.try_write_vectored(bufs)
-    }
-
-    /// Runs `f`, a non-blocking I/O call of the caller's on this socket, once; a
-    /// `WouldBlock` from it clears the readiness of `interest`.
-    ///
-    /// # Errors
-    ///
-    /// `f`'s error.
-    pub fn try_io<R>(
-        &self,
-        interest: Interest,
-        f: impl FnOnce() -> io::Result<R>,
-    ) -> io::Result<R> {
-        self.io.try_io(interest, |_| f())
-    }
-
-    /// Waits for `interest` and runs `f` until it returns something other than
-    /// `WouldBlock`.
-    ///
-    /// # Errors
-    ///
-    /// `f`'s error.
-    ///
-    /// # Cancel safety
-    ///
-    /// As cancel safe as `f`: the future is dropped only between calls of `f`.
-    pub async fn async_io<R>(
-        &self,
-        interest: Interest,
-        mut f: impl FnMut() -> io::Result<R>,
-    ) -> io::Result<R> {
-        self.io.async_io(interest, |_| f()).await
-    }
-
-    /// Reads into an owned buffer, from its start up to `buf.bytes_total()` bytes; 0 means
-    /// EOF (or a buffer without capacity). The kernel receives straight into `buf`.
-    ///
-    /// # Buffer ownership
-    ///
-    /// `buf` always comes back, with the bytes read marked initialized, even on error. The
-    /// kernel touches it only inside the call that fills it.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: a dropped future has received nothing.
-    ///
-    /// # Errors
-    ///
-    /// As recv(2), e.g. `ConnectionReset`.
-    pub async fn read_owned<B: IoBufMut>(&self, buf: B) -> BufResult<usize, B> {
-        self.io.read_owned(buf).await
-    }
-
-    /// Writes all initialized bytes of an owned buffer; the kernel sends straight from it.
-    ///
-    /// # Buffer ownership
-    ///
-    /// `buf` always comes back, even on error.
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel safe: a dropped future may have sent a prefix of `buf`.
-    ///
-    /// # Errors
-    ///
-    /// As send(2), e.g. `BrokenPipe` or `ConnectionReset`.
-    pub async fn write_all_owned<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        self.io.write_all_owned(buf).await
-    }
+    readiness_api!(read_ready: poll_read_ready, write_ready: poll_write_ready);
+    stream_api!();
 }
 
 impl TryFrom<std::os::unix::net::UnixStream> for UnixStream {
@@ -317,24 +145,6 @@ impl TryFrom<std::os::unix::net::UnixStream> for UnixStream {
     /// As [`UnixStream::from_std`].
     fn try_from(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         UnixStream::from_std(stream)
-    }
-}
-
-impl AsRef<UnixStream> for UnixStream {
-    fn as_ref(&self) -> &UnixStream {
-        self
-    }
-}
-
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.as_fd()
-    }
-}
-
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.as_fd().as_raw_fd()
     }
 }
 
@@ -347,42 +157,4 @@ impl fmt::Debug for UnixStream {
     }
 }
 
-impl AsyncRead for UnixStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.io.poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for UnixStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write(cx, &[IoSlice::new(buf)])
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_shutdown()
-    }
-}
+stream_traits!(UnixStream);
