@@ -1,7 +1,7 @@
 //! Ring setup and the opcode probe.
 //!
-//! A ring is created on the thread that will own it, with the flags the driver recipe in
-//! DESIGN.md measured best (`SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG`), falling back
+//! A ring is created on the thread that will own it, with the flags measured best (see
+//! docs/ARCHITECTURE.md: `SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG`), falling back
 //! to fewer flags when the kernel rejects them with `EINVAL`. Every opcode corio uses is
 //! checked with `IORING_REGISTER_PROBE`; a missing one makes the backend unavailable.
 
