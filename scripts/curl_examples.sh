@@ -6,7 +6,8 @@
 #
 # Usage:  scripts/curl_examples.sh
 # Env:    BACKENDS        backends to run the examples on (default: "uring epoll")
-#         EXAMPLES_DIR    prebuilt example binaries; unset: build them with cargo first
+#         EXAMPLES_DIR    prebuilt example binaries; unset: build them with cargo first (into
+#                         $CARGO_TARGET_DIR, or target/ when that is unset)
 #         CARGO_FEATURES  features for that build (default: "axum"; "" skips hello_axum)
 #         CARGO           the cargo to build with (default: cargo)
 set -euo pipefail
@@ -32,7 +33,7 @@ if [[ -z ${EXAMPLES_DIR:-} ]]; then
     features=()
     [[ -n $CARGO_FEATURES ]] && features=(--features "$CARGO_FEATURES")
     (cd "$ROOT" && "${CARGO:-cargo}" build --quiet --examples "${features[@]}")
-    EXAMPLES_DIR=$ROOT/target/debug/examples
+    EXAMPLES_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/debug/examples
 fi
 
 fail() {
@@ -76,6 +77,15 @@ stop() {
     wait "$pid" || status=$?
     [[ $status == 0 ]] || fail "$(basename "$LOG"): exit status $status after SIG${1:-TERM}"
     grep -q 'shut down cleanly' "$LOG" || fail "$(basename "$LOG"): no clean shutdown reported"
+}
+
+# check WHAT WANT GOT: GOT must be WANT.
+check() {
+    if [[ $3 == "$2" ]]; then
+        echo "ok: $1 [$backend]"
+    else
+        fail "$1 [$backend]: expected '$2', got '$3'"
+    fi
 }
 
 # expect WHAT WANT CURL_ARGS...: curl's output must be WANT.
@@ -153,6 +163,35 @@ for backend in $BACKENDS; do
         "http://$ADDR/" "http://$ADDR/"
     stop
     PID=$upstream_pid LOG=$upstream_log
+    stop
+
+    # file_server on a tree with a 1 MiB file, a subdirectory, and a secret outside it.
+    files=$LOGS/files
+    if [[ ! -d $files ]]; then
+        mkdir -p "$files/root/sub"
+        head -c 1048576 /dev/urandom >"$files/root/big.bin"
+        echo inner >"$files/root/sub/inner.txt"
+        echo "TOP SECRET" >"$files/secret.txt"
+    fi
+    start file_server "$files/root" 127.0.0.1:0
+    url=http://$ADDR/big.bin
+    check "file_server GET checksum" "$(sha256sum <"$files/root/big.bin")" \
+        "$(curl --silent --show-error --max-time 5 "$url" | sha256sum)"
+    expect "file_server HEAD" "200 0" -I -o /dev/null -w '%{http_code} %{size_download}' "$url"
+    check "file_server HEAD length" "content-length: 1048576" \
+        "$(curl --silent --max-time 5 -I "$url" | tr -d '\r' | grep -i '^content-length:')"
+    check "file_server Range" "$(tail -c +1001 "$files/root/big.bin" | head -c 100 | sha256sum)" \
+        "$(curl --silent --max-time 5 -r 1000-1099 --fail "$url" | sha256sum)"
+    expect "file_server Range status" "206" -r 1000-1099 -o /dev/null -w '%{http_code}' "$url"
+    etag=$(curl --silent --max-time 5 -I "$url" | tr -d '\r' | sed -n 's/^etag: //Ip')
+    expect "file_server 304" "304" -H "If-None-Match: $etag" -o /dev/null -w '%{http_code}' "$url"
+    expect "file_server index redirect" "301" -o /dev/null -w '%{http_code}' "http://$ADDR/sub"
+    check "file_server index" '<li><a href="inner.txt">inner.txt</a></li>' \
+        "$(curl --silent --max-time 5 "http://$ADDR/sub/" | grep -F inner.txt)"
+    for target in /../secret.txt /%2e%2e/secret.txt /sub/..%2f..%2fsecret.txt; do
+        expect "file_server refuses $target" "403" --path-as-is -o /dev/null -w '%{http_code}' \
+            "http://$ADDR$target"
+    done
     stop
 done
 

@@ -38,8 +38,27 @@ pub use corio_runtime::{
 };
 
 /// Owned-buffer I/O types shared by both backends.
+///
+/// # Buffer ownership
+///
+/// An owned-buffer call (`read_owned`, `write_all_owned`, `File::read_at`...) takes the
+/// buffer by value and returns it with the result, even on error. The kernel may write
+/// only inside the buffer's capacity, or inside the view of a [`Slice`]
+/// (`buf.slice(a..b)`), and reads only its initialized bytes. A buffer whose future is
+/// dropped while the kernel holds it is freed only after the kernel's final completion.
 pub mod buf {
-    pub use corio_runtime::buf::{BufResult, IoBuf, IoBufMut};
+    pub use corio_runtime::buf::{AlignedBuf, BufResult, IoBuf, IoBufMut, Slice};
+}
+
+/// Files and paths with tokio::fs's names: io_uring ops on a uring worker, the blocking
+/// pool elsewhere (see the module docs for which call is which, and buffer ownership).
+pub mod fs {
+    pub use corio_runtime::fs::*;
+}
+
+/// I/O helpers beyond tokio's: zero-copy file to socket.
+pub mod io {
+    pub use corio_compat::copy_file_to;
 }
 
 /// Sockets with tokio's API, on io_uring or epoll.

@@ -7,5 +7,8 @@
 //! socket family (see `docs/ARCHITECTURE.md`).
 #![deny(unsafe_code)]
 
+mod copy;
 mod io;
 pub mod net;
+
+pub use copy::copy_file_to;

@@ -14,10 +14,13 @@ mod context;
 mod driver;
 mod error;
 mod fd;
+pub mod fs;
+mod gate;
 mod op;
 mod runtime;
 mod socket;
 mod spawn;
+mod splice;
 mod trace;
 mod worker;
 
@@ -27,22 +30,24 @@ pub use backend::{
 };
 pub use builder::{Builder, WORKERS_ENV};
 pub use error::Unavailable;
+pub use gate::{Gate, Stashed, Ticket};
 pub use runtime::{EnterGuard, Handle, Runtime};
 /// Non-blocking socket calls (`MSG_DONTWAIT`) made beside the ring, for readiness-based I/O.
 pub mod sys {
     pub use crate::fd::register;
     pub use crate::op::dontwait::{
         accept, peer_cred, recv, recv_buf, recv_buf_mut, recv_from, recv_from_buf,
-        recv_from_buf_mut, recv_vectored, send, send_to,
+        recv_from_buf_mut, recv_vectored, send, send_to, sendfile,
     };
 }
 pub use socket::{
-    nop, Accept, AcceptMulti, Connect, PollEvents, PollEventsMulti, Recv, RecvMsg, SendMsg, SendOp,
-    Shutdown, Socket, Writev,
+    nop, Accept, AcceptMulti, Connect, PollEvents, PollEventsMulti, Readv, Recv, RecvMsg, SendMsg,
+    SendOp, Shutdown, Socket, Writev,
 };
 pub use spawn::{
     bind_sharded, is_sharded, spawn, spawn_blocking, spawn_local, spawn_on, worker_id, workers,
 };
+pub use splice::{Splice, SplicePipe};
 
 #[doc(hidden)]
 pub mod __private;

@@ -28,6 +28,7 @@ use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::driver::op::{Op, StreamOp};
 use crate::error::cqe_result;
 use crate::fd::SharedFd;
+use crate::gate::Ticket;
 use crate::op;
 
 /// A socket whose I/O goes through the current worker's io_uring.
@@ -66,6 +67,10 @@ op_future!(
     Writev<B: IoBuf> => op::writev::Writev<B>, BufResult<usize, Vec<B>>
 );
 op_future!(
+    /// A readv in flight; see [`Socket::readv`].
+    Readv<B: IoBufMut> => op::readv::Readv<B>, BufResult<usize, Vec<B>>
+);
+op_future!(
     /// A datagram receive in flight; see [`Socket::recv_from`].
     RecvMsg<B: IoBufMut> => op::recvmsg::RecvMsg<B>, BufResult<(usize, SockAddr), B>
 );
@@ -99,6 +104,30 @@ impl PollEvents {
     }
 }
 
+/// `hold(ticket)` for the ops that can run beside readiness I/O (see [`Gate`](crate::Gate)).
+macro_rules! holds_ticket {
+    ($($name:ident<$g:ident: $b:path>),*) => {$(
+        impl<$g: $b> $name<$g> {
+            /// Keeps `ticket` until the op's final CQE, even if this future is dropped
+            /// first; a receive then leaves what it took in the ticket's gate.
+            pub fn hold(&mut self, ticket: Ticket) {
+                if let Some(data) = self.0.data_mut() {
+                    data.ticket = Some(ticket);
+                }
+            }
+        }
+    )*};
+}
+
+holds_ticket!(
+    Recv<B: IoBufMut>,
+    Readv<B: IoBufMut>,
+    RecvMsg<B: IoBufMut>,
+    SendOp<B: IoBuf>,
+    Writev<B: IoBuf>,
+    SendMsg<B: IoBuf>
+);
+
 impl<B: IoBuf> SendOp<B> {
     /// Lets the send finish without waiting for it: the bytes still go out, and the
     /// buffer is freed after the kernel is done. Dropping the future instead cancels it.
@@ -125,6 +154,11 @@ impl Socket {
         }
     }
 
+    /// The fd, for ops beside the socket's own (`SplicePipe::drain_to`).
+    pub(crate) fn shared_fd(&self) -> &SharedFd {
+        &self.fd
+    }
+
     /// The owned fd back, when no op in flight holds it.
     ///
     /// # Errors
@@ -149,7 +183,25 @@ impl Socket {
     ///
     /// As for [`Socket::recv`].
     pub fn send<B: IoBuf>(&self, buf: B) -> Result<SendOp<B>, (io::Error, B)> {
-        op::send::send(&self.fd, buf).map(SendOp)
+        op::send::send(&self.fd, buf, true).map(SendOp)
+    }
+
+    /// Sends what fits of `buf`'s initialized bytes: at least one byte, unless an error.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Socket::recv`].
+    pub fn send_some<B: IoBuf>(&self, buf: B) -> Result<SendOp<B>, (io::Error, B)> {
+        op::send::send(&self.fd, buf, false).map(SendOp)
+    }
+
+    /// Receives into `bufs` in order, each from its start up to its capacity.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Socket::recv`].
+    pub fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> Result<Readv<B>, (io::Error, Vec<B>)> {
+        op::readv::readv(&self.fd, bufs).map(Readv)
     }
 
     /// Sends the initialized bytes of `bufs`, in order; may send fewer.

@@ -11,7 +11,6 @@ use std::io::{self, IoSlice};
 use std::task::{Context, Poll};
 
 use bytes::BufMut;
-use corio_runtime::sys;
 use socket2::{SockAddr, SockRef};
 use tokio::io::{Interest, ReadBuf};
 
@@ -22,7 +21,7 @@ const PEEK: i32 = libc::MSG_PEEK;
 impl Source {
     /// `recv` (and `peek` with `flags = MSG_PEEK`) on a connected socket.
     pub(crate) async fn recv_flags(&self, out: &mut [u8], flags: i32) -> io::Result<usize> {
-        self.async_io(Interest::READABLE, |fd| sys::recv(fd, out, flags))
+        self.async_io(Interest::READABLE, |io| io.recv(out, flags))
             .await
     }
 
@@ -33,24 +32,24 @@ impl Source {
         out: &mut ReadBuf<'_>,
         flags: i32,
     ) -> Poll<io::Result<()>> {
-        self.poll_io(cx, Interest::READABLE, |fd| sys::recv_buf(fd, out, flags))
+        self.poll_io(cx, Interest::READABLE, |io| io.recv_buf(out, flags))
             .map_ok(drop)
     }
 
     /// `try_recv` (and `try_peek`).
     pub(crate) fn try_recv_flags(&self, out: &mut [u8], flags: i32) -> io::Result<usize> {
-        self.try_io(Interest::READABLE, |fd| sys::recv(fd, out, flags))
+        self.try_io(Interest::READABLE, |io| io.recv(out, flags))
     }
 
     /// `recv_buf`: one datagram into the spare capacity of `out`.
     pub(crate) async fn recv_buf<B: BufMut>(&self, out: &mut B) -> io::Result<usize> {
-        self.async_io(Interest::READABLE, |fd| sys::recv_buf_mut(fd, out, 0))
+        self.async_io(Interest::READABLE, |io| io.recv_buf_mut(out, 0))
             .await
     }
 
     /// `try_recv_buf`.
     pub(crate) fn try_recv_buf<B: BufMut>(&self, out: &mut B) -> io::Result<usize> {
-        self.try_io(Interest::READABLE, |fd| sys::recv_buf_mut(fd, out, 0))
+        self.try_io(Interest::READABLE, |io| io.recv_buf_mut(out, 0))
     }
 
     /// `recv_from` (and `peek_from`).
@@ -59,7 +58,7 @@ impl Source {
         out: &mut [u8],
         flags: i32,
     ) -> io::Result<(usize, SockAddr)> {
-        self.async_io(Interest::READABLE, |fd| sys::recv_from(fd, out, flags))
+        self.async_io(Interest::READABLE, |io| io.recv_from(out, flags))
             .await
     }
 
@@ -70,10 +69,8 @@ impl Source {
         out: &mut ReadBuf<'_>,
         flags: i32,
     ) -> Poll<io::Result<SockAddr>> {
-        self.poll_io(cx, Interest::READABLE, |fd| {
-            sys::recv_from_buf(fd, out, flags)
-        })
-        .map_ok(|(_, addr)| addr)
+        self.poll_io(cx, Interest::READABLE, |io| io.recv_from_buf(out, flags))
+            .map_ok(|(_, addr)| addr)
     }
 
     /// `try_recv_from` (and `try_peek_from`).
@@ -82,7 +79,7 @@ impl Source {
         out: &mut [u8],
         flags: i32,
     ) -> io::Result<(usize, SockAddr)> {
-        self.try_io(Interest::READABLE, |fd| sys::recv_from(fd, out, flags))
+        self.try_io(Interest::READABLE, |io| io.recv_from(out, flags))
     }
 
     /// `recv_buf_from`.
@@ -90,7 +87,7 @@ impl Source {
         &self,
         out: &mut B,
     ) -> io::Result<(usize, SockAddr)> {
-        self.async_io(Interest::READABLE, |fd| sys::recv_from_buf_mut(fd, out, 0))
+        self.async_io(Interest::READABLE, |io| io.recv_from_buf_mut(out, 0))
             .await
     }
 
@@ -99,52 +96,50 @@ impl Source {
         &self,
         out: &mut B,
     ) -> io::Result<(usize, SockAddr)> {
-        self.try_io(Interest::READABLE, |fd| sys::recv_from_buf_mut(fd, out, 0))
+        self.try_io(Interest::READABLE, |io| io.recv_from_buf_mut(out, 0))
     }
 
     /// `peek_sender`: the next datagram's source, without receiving it.
     pub(crate) async fn peek_sender(&self) -> io::Result<SockAddr> {
-        self.async_io(Interest::READABLE, |fd| {
-            sys::recv_from(fd, &mut [], PEEK).map(|(_, addr)| addr)
+        self.async_io(Interest::READABLE, |io| {
+            io.recv_from(&mut [], PEEK).map(|(_, addr)| addr)
         })
         .await
     }
 
     /// `poll_peek_sender`.
     pub(crate) fn poll_peek_sender(&self, cx: &mut Context<'_>) -> Poll<io::Result<SockAddr>> {
-        self.poll_io(cx, Interest::READABLE, |fd| {
-            sys::recv_from(fd, &mut [], PEEK).map(|(_, addr)| addr)
+        self.poll_io(cx, Interest::READABLE, |io| {
+            io.recv_from(&mut [], PEEK).map(|(_, addr)| addr)
         })
     }
 
     /// `try_peek_sender`.
     pub(crate) fn try_peek_sender(&self) -> io::Result<SockAddr> {
-        self.try_io(Interest::READABLE, |fd| {
-            sys::recv_from(fd, &mut [], PEEK).map(|(_, addr)| addr)
+        self.try_io(Interest::READABLE, |io| {
+            io.recv_from(&mut [], PEEK).map(|(_, addr)| addr)
         })
     }
 
     /// `send` on a connected socket.
     pub(crate) async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.async_io(Interest::WRITABLE, |fd| sys::send(fd, &[IoSlice::new(buf)]))
+        self.async_io(Interest::WRITABLE, |io| io.send(&[IoSlice::new(buf)]))
             .await
     }
 
     /// `poll_send`.
     pub(crate) fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.poll_io(cx, Interest::WRITABLE, |fd| {
-            sys::send(fd, &[IoSlice::new(buf)])
-        })
+        self.poll_io(cx, Interest::WRITABLE, |io| io.send(&[IoSlice::new(buf)]))
     }
 
     /// `try_send`.
     pub(crate) fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.try_io(Interest::WRITABLE, |fd| sys::send(fd, &[IoSlice::new(buf)]))
+        self.try_io(Interest::WRITABLE, |io| io.send(&[IoSlice::new(buf)]))
     }
 
     /// `send_to`.
     pub(crate) async fn send_to(&self, buf: &[u8], target: &SockAddr) -> io::Result<usize> {
-        self.async_io(Interest::WRITABLE, |fd| sys::send_to(fd, buf, target))
+        self.async_io(Interest::WRITABLE, |io| io.send_to(buf, target))
             .await
     }
 
@@ -155,12 +150,12 @@ impl Source {
         buf: &[u8],
         target: &SockAddr,
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(cx, Interest::WRITABLE, |fd| sys::send_to(fd, buf, target))
+        self.poll_io(cx, Interest::WRITABLE, |io| io.send_to(buf, target))
     }
 
     /// `try_send_to`.
     pub(crate) fn try_send_to(&self, buf: &[u8], target: &SockAddr) -> io::Result<usize> {
-        self.try_io(Interest::WRITABLE, |fd| sys::send_to(fd, buf, target))
+        self.try_io(Interest::WRITABLE, |io| io.send_to(buf, target))
     }
 
     /// The socket's own address.

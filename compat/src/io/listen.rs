@@ -18,7 +18,6 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use corio_runtime::sys;
 use socket2::SockAddr;
 use tokio::io::Interest;
 use tokio::time::Sleep;
@@ -67,7 +66,10 @@ impl Acceptor {
         if let Some(sleep) = sleep {
             sleep.await;
         }
-        let result = self.source.async_io(Interest::READABLE, sys::accept).await;
+        let result = self
+            .source
+            .async_io(Interest::READABLE, |io| io.accept())
+            .await;
         lock(&self.backoff).record(&result);
         result
     }
@@ -82,7 +84,9 @@ impl Acceptor {
             ready!(sleep.as_mut().poll(cx));
             backoff.sleep = None;
         }
-        let result = ready!(self.source.poll_io(cx, Interest::READABLE, sys::accept));
+        let result = ready!(self
+            .source
+            .poll_io(cx, Interest::READABLE, |io| io.accept()));
         backoff.record(&result);
         Poll::Ready(result)
     }

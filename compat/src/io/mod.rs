@@ -3,9 +3,11 @@
 //! tokio's reactor) and the syscalls tokio's API makes on it. The public types in
 //! `crate::net` are thin: they hold a `Source` and convert addresses.
 
+mod call;
 mod connect;
 mod datagram;
 mod listen;
+mod owned;
 mod source;
 mod stream;
 mod uring;

@@ -12,12 +12,14 @@ use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 use std::task::{ready, Context, Poll};
 
-use corio_runtime::{BackendKind, Socket};
+use corio_runtime::{BackendKind, Gate, Socket};
 use tokio::io::unix::AsyncFd;
 use tokio::io::{Interest, Ready};
 
+use super::call::Io;
 use super::uring::UringReady;
 
 /// A non-blocking socket registered for readiness on the current backend.
@@ -26,6 +28,25 @@ pub(crate) struct Source {
     reg: Registration,
     /// The write direction was shut down (by `poll_shutdown`).
     write_shut: AtomicBool,
+    /// The gates of the owned-buffer ring ops, made by the first one (uring only).
+    gates: OnceLock<Gates>,
+}
+
+/// One [`Gate`] per direction.
+#[derive(Debug, Default)]
+pub(crate) struct Gates {
+    pub(crate) read: Gate,
+    pub(crate) write: Gate,
+}
+
+impl Gates {
+    fn of(&self, interest: Interest) -> &Gate {
+        if interest.is_writable() {
+            &self.write
+        } else {
+            &self.read
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -56,7 +77,25 @@ impl Source {
         Ok(Source {
             reg,
             write_shut: AtomicBool::new(false),
+            gates: OnceLock::new(),
         })
+    }
+
+    /// The socket and its gates, when owned-buffer calls made here can be ring ops: the
+    /// uring backend, on a thread that owns a ring (any worker's: the op is polled where it
+    /// was submitted, and the fd is the process's).
+    pub(crate) fn ring(&self) -> Option<(&Socket, &Gates)> {
+        match &self.reg {
+            Registration::Uring(uring) if corio_runtime::uring_active() => {
+                Some((uring.socket(), self.gates.get_or_init(Gates::default)))
+            }
+            _ => None,
+        }
+    }
+
+    /// The read gate, once an owned-buffer call made one.
+    fn read_gate(&self) -> Option<&Gate> {
+        self.gates.get().map(|gates| &gates.read)
     }
 
     /// Records that the write direction was shut down; true if it already was.
@@ -103,14 +142,26 @@ impl Source {
         &self,
         cx: &mut Context<'_>,
         interest: Interest,
-        mut f: impl FnMut(BorrowedFd<'_>) -> io::Result<R>,
+        mut f: impl FnMut(Io<'_>) -> io::Result<R>,
         drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         let direction = ready_bits(interest);
         match &self.reg {
             Registration::Uring(uring) => loop {
+                // An owned-buffer ring op on this direction goes first (see `Gate`); bytes
+                // it left in the stash are ready without asking the socket.
+                let gate = self.gates.get().map(|gates| gates.of(interest));
+                if let Some(gate) = gate {
+                    ready!(gate.poll_open(cx));
+                }
+                let io = Io::new(uring.socket().as_fd(), self.read_gate());
+                if interest.is_readable() && gate.is_some_and(Gate::is_stashed) {
+                    // Served from the stash: the socket's readiness was not consulted and
+                    // stays as it is.
+                    return Poll::Ready(f(io));
+                }
                 let ready = ready!(uring.poll_direction(cx, interest))?;
-                match f(uring.socket().as_fd()) {
+                match f(io) {
                     Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                         uring.clear(interest, ready);
                     }
@@ -127,7 +178,7 @@ impl Source {
                 } else {
                     ready!(fd.poll_read_ready(cx))?
                 };
-                match guard.try_io(|fd| f(fd.as_fd())) {
+                match guard.try_io(|fd| f(Io::new(fd.as_fd(), None))) {
                     Ok(Ok(value)) if drained(&value) => {
                         guard.clear_ready_matching(direction);
                         return Poll::Ready(Ok(value));
@@ -144,7 +195,7 @@ impl Source {
         &self,
         cx: &mut Context<'_>,
         interest: Interest,
-        f: impl FnMut(BorrowedFd<'_>) -> io::Result<R>,
+        f: impl FnMut(Io<'_>) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         self.poll_io_with(cx, interest, f, |_| false)
     }
@@ -154,7 +205,7 @@ impl Source {
     pub(crate) async fn async_io<R>(
         &self,
         interest: Interest,
-        mut f: impl FnMut(BorrowedFd<'_>) -> io::Result<R>,
+        mut f: impl FnMut(Io<'_>) -> io::Result<R>,
     ) -> io::Result<R> {
         match &self.reg {
             Registration::Uring(_) => poll_fn(|cx| self.poll_io(cx, interest, &mut f)).await,
@@ -167,7 +218,8 @@ impl Source {
                 } else {
                     interest
                 };
-                fd.async_io(interest, |fd| f(fd.as_fd())).await
+                fd.async_io(interest, |fd| f(Io::new(fd.as_fd(), None)))
+                    .await
             }
         }
     }
@@ -179,17 +231,21 @@ impl Source {
     pub(crate) fn try_io<R>(
         &self,
         interest: Interest,
-        f: impl FnOnce(BorrowedFd<'_>) -> io::Result<R>,
+        f: impl FnOnce(Io<'_>) -> io::Result<R>,
     ) -> io::Result<R> {
         match &self.reg {
             Registration::Uring(uring) => {
-                let result = f(uring.socket().as_fd());
+                let gates = self.gates.get();
+                if gates.is_some_and(|gates| !gates.of(interest).is_open()) {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                let result = f(Io::new(uring.socket().as_fd(), self.read_gate()));
                 if matches!(&result, Err(err) if err.kind() == io::ErrorKind::WouldBlock) {
                     uring.clear(interest, ready_bits(interest));
                 }
                 result
             }
-            Registration::Epoll(fd) => fd.try_io(interest, |fd| f(fd.as_fd())),
+            Registration::Epoll(fd) => fd.try_io(interest, |fd| f(Io::new(fd.as_fd(), None))),
         }
     }
 
@@ -200,6 +256,9 @@ impl Source {
         interest: Interest,
     ) -> Poll<io::Result<Ready>> {
         match &self.reg {
+            Registration::Uring(_) if interest.is_readable() && self.is_stashed() => {
+                Poll::Ready(Ok(Ready::READABLE))
+            }
             Registration::Uring(uring) => uring.poll_direction(cx, interest),
             Registration::Epoll(fd) => {
                 let guard = if interest.is_writable() {
@@ -216,9 +275,30 @@ impl Source {
     /// spurious; the `try_*` call that follows says.
     pub(crate) async fn ready(&self, interest: Interest) -> io::Result<Ready> {
         match &self.reg {
+            Registration::Uring(_) if interest.is_readable() && self.is_stashed() => {
+                Ok(Ready::READABLE)
+            }
             Registration::Uring(uring) => poll_fn(|cx| uring.poll_ready(cx, interest)).await,
             Registration::Epoll(fd) => Ok(fd.ready(interest).await?.ready()),
         }
+    }
+}
+
+impl Source {
+    /// After an I/O call outside the readiness loop found the socket full: forgets the
+    /// write readiness and waits for it again.
+    pub(crate) async fn wait_writable_after_would_block(&self) -> io::Result<()> {
+        if let Registration::Uring(uring) = &self.reg {
+            uring.clear(Interest::WRITABLE, Ready::WRITABLE);
+        }
+        poll_fn(|cx| self.poll_ready(cx, Interest::WRITABLE))
+            .await
+            .map(drop)
+    }
+
+    /// True when a dropped owned-buffer receive left data to read.
+    fn is_stashed(&self) -> bool {
+        self.read_gate().is_some_and(Gate::is_stashed)
     }
 }
 

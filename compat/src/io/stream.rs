@@ -12,14 +12,11 @@
 //! bytes already written, and nobody waits for the peer. A failed send fails again on the
 //! next call, as the kernel reports it. Dropping a stream closes its fd at once.
 
-use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::Shutdown;
 use std::task::{Context, Poll};
 
 use bytes::BufMut;
-use corio_runtime::buf::{self, BufResult, IoBuf, IoBufMut};
-use corio_runtime::sys;
 use socket2::SockRef;
 use tokio::io::{Interest, ReadBuf};
 
@@ -39,7 +36,7 @@ impl Source {
         self.poll_io_with(
             cx,
             Interest::READABLE,
-            |fd| sys::recv_buf(fd, out, 0),
+            |io| io.recv_buf(out, 0),
             |&n| n > 0 && n < wanted,
         )
         .map_ok(drop)
@@ -51,14 +48,14 @@ impl Source {
         cx: &mut Context<'_>,
         out: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(cx, Interest::READABLE, |fd| {
-            sys::recv_buf(fd, out, libc::MSG_PEEK)
+        self.poll_io(cx, Interest::READABLE, |io| {
+            io.recv_buf(out, libc::MSG_PEEK)
         })
     }
 
     /// `peek`.
     pub(crate) async fn peek(&self, out: &mut [u8]) -> io::Result<usize> {
-        self.async_io(Interest::READABLE, |fd| sys::recv(fd, out, libc::MSG_PEEK))
+        self.async_io(Interest::READABLE, |io| io.recv(out, libc::MSG_PEEK))
             .await
     }
 
@@ -68,7 +65,7 @@ impl Source {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(cx, Interest::WRITABLE, |fd| sys::send(fd, bufs))
+        self.poll_io(cx, Interest::WRITABLE, |io| io.send(bufs))
     }
 
     /// `AsyncWrite::poll_shutdown`: shutdown(2) of the write direction, at once. A stream
@@ -96,17 +93,17 @@ impl Source {
 
     /// `try_read`.
     pub(crate) fn try_read(&self, out: &mut [u8]) -> io::Result<usize> {
-        self.try_io(Interest::READABLE, |fd| sys::recv(fd, out, 0))
+        self.try_io(Interest::READABLE, |io| io.recv(out, 0))
     }
 
     /// `try_read_vectored`.
     pub(crate) fn try_read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.try_io(Interest::READABLE, |fd| sys::recv_vectored(fd, bufs))
+        self.try_io(Interest::READABLE, |io| io.recv_vectored(bufs))
     }
 
     /// `try_read_buf`: receives into the spare capacity of `out` and advances it.
     pub(crate) fn try_read_buf<B: BufMut>(&self, out: &mut B) -> io::Result<usize> {
-        self.try_io(Interest::READABLE, |fd| sys::recv_buf_mut(fd, out, 0))
+        self.try_io(Interest::READABLE, |io| io.recv_buf_mut(out, 0))
     }
 
     /// `try_write`.
@@ -116,35 +113,6 @@ impl Source {
 
     /// `try_write_vectored`.
     pub(crate) fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.try_io(Interest::WRITABLE, |fd| sys::send(fd, bufs))
-    }
-
-    /// `read_owned`: the kernel receives straight into `buf` (no copy through the stream).
-    pub(crate) async fn read_owned<B: IoBufMut>(&self, mut buf: B) -> BufResult<usize, B> {
-        let result = poll_fn(|cx| {
-            buf::fill(&mut buf, |out| {
-                self.poll_read(cx, out).map_ok(|()| out.filled().len())
-            })
-        })
-        .await;
-        (result, buf)
-    }
-
-    /// `write_all_owned`: the kernel sends straight from `buf` until all of it is sent.
-    pub(crate) async fn write_all_owned<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
-        let mut sent = 0;
-        let result = poll_fn(|cx| {
-            let bytes = buf::as_slice(&buf);
-            while sent < bytes.len() {
-                let n = std::task::ready!(self.poll_write(cx, &[IoSlice::new(&bytes[sent..])]))?;
-                if n == 0 {
-                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-                }
-                sent += n;
-            }
-            Poll::Ready(Ok(()))
-        })
-        .await;
-        (result, buf)
+        self.try_io(Interest::WRITABLE, |io| io.send(bufs))
     }
 }

@@ -165,16 +165,19 @@ macro_rules! stream_api {
         }
 
         /// Reads into an owned buffer, from its start up to `buf.bytes_total()` bytes; 0 means
-        /// EOF (or a buffer without capacity). The kernel receives straight into `buf`.
+        /// EOF (or a buffer without capacity). On io_uring this is one `IORING_OP_RECV`
+        /// straight into `buf`; on epoll, readiness and one recv(2) into `buf`.
         ///
         /// # Buffer ownership
         ///
-        /// `buf` always comes back, with the bytes read marked initialized, even on error. The
-        /// kernel touches it only inside the call that fills it.
+        /// `buf` always comes back, with the bytes read marked initialized, even on error.
+        /// If the future is dropped while the kernel holds `buf`, it is freed only after the
+        /// kernel lets go (see [`corio_runtime::buf`]).
         ///
         /// # Cancel safety
         ///
-        /// Cancel safe: a dropped future has received nothing.
+        /// Cancel safe: bytes the kernel received for a dropped future are kept for the
+        /// next read of any kind (`read_owned`, `AsyncRead`, `try_read`), in order.
         ///
         /// # Errors
         ///
@@ -186,7 +189,52 @@ macro_rules! stream_api {
             self.io.read_owned(buf).await
         }
 
-        /// Writes all initialized bytes of an owned buffer; the kernel sends straight from it.
+        /// Reads into several owned buffers in order, each from its start up to its
+        /// capacity; returns the total (0 at EOF). One `IORING_OP_READV` on io_uring.
+        ///
+        /// # Buffer ownership
+        ///
+        /// As [`Self::read_owned`]: the buffers always come back.
+        ///
+        /// # Cancel safety
+        ///
+        /// Cancel safe, as [`Self::read_owned`].
+        ///
+        /// # Errors
+        ///
+        /// As readv(2).
+        pub async fn readv_owned<B: corio_runtime::buf::IoBufMut>(
+            &self,
+            bufs: Vec<B>,
+        ) -> corio_runtime::buf::BufResult<usize, Vec<B>> {
+            self.io.readv_owned(bufs).await
+        }
+
+        /// Writes what the socket takes of an owned buffer's initialized bytes (at least
+        /// one, as `AsyncWriteExt::write`); the bytes are with the kernel when it returns.
+        /// One `IORING_OP_SEND` from `buf` on io_uring.
+        ///
+        /// # Buffer ownership
+        ///
+        /// `buf` always comes back, even on error.
+        ///
+        /// # Cancel safety
+        ///
+        /// Not cancel safe: a future dropped while the kernel waits for room may have sent
+        /// part of `buf`.
+        ///
+        /// # Errors
+        ///
+        /// As send(2), e.g. `BrokenPipe` or `ConnectionReset`.
+        pub async fn write_owned<B: corio_runtime::buf::IoBuf>(
+            &self,
+            buf: B,
+        ) -> corio_runtime::buf::BufResult<usize, B> {
+            self.io.write_owned(buf).await
+        }
+
+        /// Writes all initialized bytes of an owned buffer; the kernel sends straight from
+        /// it (one `IORING_OP_SEND` with `MSG_WAITALL` on io_uring).
         ///
         /// # Buffer ownership
         ///
@@ -204,6 +252,27 @@ macro_rules! stream_api {
             buf: B,
         ) -> corio_runtime::buf::BufResult<(), B> {
             self.io.write_all_owned(buf).await
+        }
+
+        /// Writes the initialized bytes of several owned buffers in order; may write fewer
+        /// (at least one byte). One `IORING_OP_WRITEV` on io_uring.
+        ///
+        /// # Buffer ownership
+        ///
+        /// The buffers always come back, even on error.
+        ///
+        /// # Cancel safety
+        ///
+        /// Not cancel safe, as [`Self::write_owned`].
+        ///
+        /// # Errors
+        ///
+        /// As writev(2).
+        pub async fn writev_owned<B: corio_runtime::buf::IoBuf>(
+            &self,
+            bufs: Vec<B>,
+        ) -> corio_runtime::buf::BufResult<usize, Vec<B>> {
+            self.io.writev_owned(bufs).await
         }
     };
 }

@@ -526,6 +526,58 @@ impl UdpSocket {
     }
 }
 
+impl UdpSocket {
+    /// Receives one datagram into an owned buffer, from its start up to its capacity (a
+    /// longer datagram is truncated, as by recvfrom(2)), and its sender. On io_uring this is
+    /// one `IORING_OP_RECVMSG` straight into `buf`; on epoll, readiness and one recvfrom(2).
+    ///
+    /// # Buffer ownership
+    ///
+    /// `buf` always comes back, even on error; a dropped future's buffer is freed only
+    /// after the kernel lets go.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a datagram the kernel received for a dropped future is kept for the
+    /// next receive of any kind.
+    ///
+    /// # Errors
+    ///
+    /// As recvfrom(2).
+    pub async fn recv_from_owned<B: corio_runtime::buf::IoBufMut>(
+        &self,
+        buf: B,
+    ) -> corio_runtime::buf::BufResult<(usize, SocketAddr), B> {
+        let (received, buf) = self.io.recv_from_owned(buf).await;
+        (with_inet(received), buf)
+    }
+
+    /// Sends an owned buffer's initialized bytes as one datagram to `target`; one
+    /// `IORING_OP_SENDMSG` from `buf` on io_uring.
+    ///
+    /// # Buffer ownership
+    ///
+    /// `buf` always comes back, even on error.
+    ///
+    /// # Cancel safety
+    ///
+    /// A future dropped while the kernel holds the datagram may still send it.
+    ///
+    /// # Errors
+    ///
+    /// As sendto(2).
+    pub async fn send_to_owned<B: corio_runtime::buf::IoBuf, A: ToSocketAddrs>(
+        &self,
+        buf: B,
+        target: A,
+    ) -> corio_runtime::buf::BufResult<usize, B> {
+        match addr::resolve(target).await {
+            Ok(targets) => self.io.send_to_owned(buf, targets[0].into()).await,
+            Err(err) => (Err(err), buf),
+        }
+    }
+}
+
 fn with_inet(received: io::Result<(usize, SockAddr)>) -> io::Result<(usize, SocketAddr)> {
     let (n, from) = received?;
     Ok((n, addr::inet(from)?))

@@ -1,11 +1,25 @@
 //! Buffers the kernel may read from or write into while an op is in flight.
 //!
-//! An op takes its buffer by value and gives it back with the result
-//! ([`BufResult`]), so the caller cannot touch memory the kernel is using; a dropped op
-//! keeps its buffer in the ring's slab until the kernel lets go.
+//! # Buffer ownership
+//!
+//! An owned-buffer call takes its buffer by value and gives it back with the result
+//! ([`BufResult`]), even on error, so the caller cannot touch memory the kernel is using.
+//! The kernel reads only the buffer's initialized bytes ([`IoBuf::bytes_init`]) and writes
+//! only inside its capacity ([`IoBuf::bytes_total`]); for a [`Slice`] that is the view,
+//! never the bytes around it. If the future is dropped before the op's final completion,
+//! the buffer stays with the ring and is freed only after that completion: the kernel
+//! never writes into freed memory.
+//!
+//! Implemented for `Vec<u8>`, `Box<[u8]>`, [`bytes::Bytes`] (read-only), [`bytes::BytesMut`],
+//! `&'static [u8]` (read-only), [`AlignedBuf`] (for `O_DIRECT`), and a [`Slice`] of any of
+//! them (`buf.slice(a..b)`; `Bytes` has its own `slice`, which is a view too).
 
+mod aligned;
+mod slice;
 mod view;
 
+pub use aligned::AlignedBuf;
+pub use slice::Slice;
 pub use view::{as_slice, fill};
 
 /// The result of an owned-buffer op: the outcome and the buffer, always returned.
@@ -25,6 +39,18 @@ pub unsafe trait IoBuf: Send + 'static {
     fn bytes_init(&self) -> usize;
     /// Capacity: how much a read may fill.
     fn bytes_total(&self) -> usize;
+
+    /// A view of `range` of this buffer (within its capacity), itself an owned buffer.
+    ///
+    /// # Panics
+    ///
+    /// When the range is inverted or ends past `bytes_total()`.
+    fn slice(self, range: impl std::ops::RangeBounds<usize>) -> Slice<Self>
+    where
+        Self: Sized,
+    {
+        Slice::new(self, range)
+    }
 }
 
 /// A buffer the kernel may write into during an op.
@@ -102,5 +128,46 @@ unsafe impl IoBuf for &'static [u8] {
     }
     fn bytes_total(&self) -> usize {
         self.len()
+    }
+}
+
+// SAFETY: a `Bytes` points into shared heap or static memory that does not move when the
+// handle moves and lives while any handle does; all `len` bytes are initialized.
+unsafe impl IoBuf for bytes::Bytes {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: a `BytesMut` owns its heap memory, which does not move with the handle; `len`
+// bytes are initialized and `capacity` are allocated.
+unsafe impl IoBuf for bytes::BytesMut {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+// SAFETY: as for `IoBuf for BytesMut`; its spare capacity is writable and owned by it.
+unsafe impl IoBufMut for bytes::BytesMut {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, len: usize) {
+        if self.len() < len {
+            // SAFETY: the caller guarantees `len <= capacity` bytes are initialized.
+            unsafe { self.set_len(len) };
+        }
     }
 }

@@ -4,9 +4,12 @@
 //! docs/ARCHITECTURE.md: `SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG`), falling back
 //! to fewer flags when the kernel rejects them with `EINVAL`. Every opcode corio uses is
 //! checked with `IORING_REGISTER_PROBE`; a missing one makes the backend unavailable.
+//! The file-system opcodes are optional: recorded per process, and a call whose opcode is
+//! missing falls back to the blocking pool (`corio::fs`).
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use io_uring::{opcode, IoUring, Probe};
@@ -38,6 +41,7 @@ const REQUIRED: &[(u8, &str)] = &[
     (opcode::Recv::CODE, "IORING_OP_RECV"),
     (opcode::Send::CODE, "IORING_OP_SEND"),
     (opcode::Writev::CODE, "IORING_OP_WRITEV"),
+    (opcode::Readv::CODE, "IORING_OP_READV"),
     (opcode::RecvMsg::CODE, "IORING_OP_RECVMSG"),
     (opcode::SendMsg::CODE, "IORING_OP_SENDMSG"),
     (opcode::Accept::CODE, "IORING_OP_ACCEPT"),
@@ -46,6 +50,89 @@ const REQUIRED: &[(u8, &str)] = &[
     (opcode::Shutdown::CODE, "IORING_OP_SHUTDOWN"),
     (opcode::AsyncCancel::CODE, "IORING_OP_ASYNC_CANCEL"),
 ];
+
+/// The opcodes of `corio::fs`: optional. Each ring records which the kernel has; a call
+/// whose opcode is missing takes the blocking path instead (one `warn` per opcode).
+const OPTIONAL: &[(u8, &str)] = &[
+    (opcode::OpenAt::CODE, "IORING_OP_OPENAT"),
+    (opcode::Read::CODE, "IORING_OP_READ"),
+    (opcode::Write::CODE, "IORING_OP_WRITE"),
+    (opcode::Fsync::CODE, "IORING_OP_FSYNC"),
+    (opcode::Statx::CODE, "IORING_OP_STATX"),
+    (opcode::UnlinkAt::CODE, "IORING_OP_UNLINKAT"),
+    (opcode::RenameAt::CODE, "IORING_OP_RENAMEAT"),
+    (opcode::MkDirAt::CODE, "IORING_OP_MKDIRAT"),
+    (opcode::LinkAt::CODE, "IORING_OP_LINKAT"),
+    (opcode::SymlinkAt::CODE, "IORING_OP_SYMLINKAT"),
+    (opcode::Ftruncate::CODE, "IORING_OP_FTRUNCATE"),
+    (opcode::Close::CODE, "IORING_OP_CLOSE"),
+    (opcode::Splice::CODE, "IORING_OP_SPLICE"),
+];
+
+/// A set of opcodes (a bit per opcode number), shared by every ring of the process.
+struct OpcodeSet([AtomicU64; 4]);
+
+impl OpcodeSet {
+    const fn new() -> OpcodeSet {
+        OpcodeSet([const { AtomicU64::new(0) }; 4])
+    }
+
+    fn insert(&self, code: u8) -> bool {
+        let bit = 1 << (code % 64);
+        self.0[usize::from(code / 64)].fetch_or(bit, Ordering::Relaxed) & bit == 0
+    }
+
+    fn contains(&self, code: u8) -> bool {
+        self.0[usize::from(code / 64)].load(Ordering::Relaxed) & (1 << (code % 64)) != 0
+    }
+}
+
+/// Optional opcodes the probe of a ring found.
+static SUPPORTED: OpcodeSet = OpcodeSet::new();
+/// Optional opcodes a test declared missing ([`Ring::force_missing`]).
+static FORCED_MISSING: OpcodeSet = OpcodeSet::new();
+/// Missing opcodes already logged.
+static WARNED: OpcodeSet = OpcodeSet::new();
+
+fn record_optional(supported: impl Fn(u8) -> bool) {
+    for (code, _) in OPTIONAL.iter().filter(|(code, _)| supported(*code)) {
+        SUPPORTED.insert(*code);
+    }
+}
+
+impl Ring {
+    /// True when this ring's kernel has the optional opcode `code`; the first time it
+    /// lacks it, logs a `warn` naming it (the caller then takes the blocking path).
+    pub(crate) fn has_opcode(&self, code: u8) -> bool {
+        if SUPPORTED.contains(code) && !FORCED_MISSING.contains(code) {
+            return true;
+        }
+        if WARNED.insert(code) {
+            let name = OPTIONAL
+                .iter()
+                .find(|(c, _)| *c == code)
+                .map_or("?", |o| o.1);
+            tracing::warn!(
+                opcode = name,
+                "io_uring opcode unsupported by the kernel; these calls use the blocking pool"
+            );
+        }
+        false
+    }
+
+    /// Makes every ring of the process treat the optional opcode `name` (e.g.
+    /// `"IORING_OP_STATX"`) as missing, for tests of the fallback. False when `name` is
+    /// not an optional opcode.
+    pub(crate) fn force_missing(name: &str) -> bool {
+        match OPTIONAL.iter().find(|(_, n)| *n == name) {
+            Some((code, _)) => {
+                FORCED_MISSING.insert(*code);
+                true
+            }
+            None => false,
+        }
+    }
+}
 
 /// Flag sets tried in order; the first the kernel accepts wins.
 const ATTEMPTS: &[&str] = &[
@@ -107,6 +194,7 @@ fn check_opcodes(uring: &IoUring) -> Result<(), Unavailable> {
             what: "probe",
             errno: err.raw_os_error().unwrap_or(0),
         })?;
+    record_optional(|code| probe.is_supported(code));
     require_opcodes(|code| probe.is_supported(code))
 }
 

@@ -199,3 +199,29 @@ pub fn peer_cred(fd: BorrowedFd<'_>) -> io::Result<libc::ucred> {
     }
     Ok(cred)
 }
+
+/// sendfile(2) of up to `len` bytes of `file` from `*offset` (advanced by what was sent)
+/// to the socket `out`, which must be non-blocking: `WouldBlock` when its buffer is full.
+///
+/// # Errors
+///
+/// As sendfile(2), e.g. `BrokenPipe` (no `SIGPIPE` is raised for a socket corio made:
+/// Rust programs ignore it), `EINVAL` for a file that cannot be mapped.
+pub fn sendfile(
+    out: BorrowedFd<'_>,
+    file: BorrowedFd<'_>,
+    offset: &mut u64,
+    len: usize,
+) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut off =
+        libc::off_t::try_from(*offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: both fds are open for the call (borrowed); `off` is a valid off_t the call
+    // updates in place.
+    let n = unsafe { libc::sendfile(out.as_raw_fd(), file.as_raw_fd(), &mut off, len) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    *offset = off as u64;
+    Ok(n as usize)
+}

@@ -3,13 +3,28 @@
 //! `dontwait` is the exception: the ring-less `MSG_DONTWAIT` calls of tokio's `try_*` API.
 
 pub(crate) mod accept;
+pub(crate) mod close;
 pub(crate) mod connect;
 pub(crate) mod dontwait;
+pub(crate) mod fsync;
+pub(crate) mod ftruncate;
+pub(crate) mod linkat;
+pub(crate) mod mkdirat;
 pub(crate) mod nop;
+pub(crate) mod openat;
+pub(crate) mod path;
 pub(crate) mod poll_add;
+pub(crate) mod read;
+pub(crate) mod readv;
 pub(crate) mod recv;
 pub(crate) mod recvmsg;
+pub(crate) mod renameat;
 pub(crate) mod send;
 pub(crate) mod sendmsg;
 pub(crate) mod shutdown;
+pub(crate) mod splice;
+pub(crate) mod statx;
+pub(crate) mod symlinkat;
+pub(crate) mod unlinkat;
+pub(crate) mod write;
 pub(crate) mod writev;

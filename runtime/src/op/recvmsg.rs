@@ -12,11 +12,12 @@ use std::io;
 use io_uring::{opcode, types};
 use socket2::{SockAddr, SockAddrStorage};
 
-use crate::buf::{BufResult, IoBufMut};
+use crate::buf::{self, BufResult, IoBufMut};
 use crate::driver::op::{Completable, Op};
 use crate::driver::{Completion, Orphan};
 use crate::error::cqe_result;
 use crate::fd::SharedFd;
+use crate::gate::Ticket;
 
 /// The `msghdr` the kernel reads, with the iovec and the address it points to.
 struct Header {
@@ -43,6 +44,8 @@ pub(crate) struct RecvMsg<B> {
     _fd: SharedFd,
     header: MsgHeader,
     buf: B,
+    /// The read direction's ticket, for a recvmsg beside readiness I/O.
+    pub(crate) ticket: Option<Ticket>,
 }
 
 impl<B> std::fmt::Debug for RecvMsg<B> {
@@ -52,7 +55,21 @@ impl<B> std::fmt::Debug for RecvMsg<B> {
 }
 
 impl<B: IoBufMut> Orphan for RecvMsg<B> {
-    fn discard(&mut self, _: Completion) {}
+    /// A datagram received for a dropped future goes to the gate's stash, with its sender.
+    fn discard(&mut self, completion: Completion) {
+        let (Some(ticket), Ok(n)) = (&self.ticket, cqe_result(completion.result)) else {
+            return;
+        };
+        let n = n as usize;
+        // SAFETY: the kernel initialized the first `n` bytes, `n <= bytes_total`.
+        unsafe { self.buf.set_init(n) };
+        let header = &mut self.header.0;
+        let addr = std::mem::replace(&mut header.addr, SockAddrStorage::zeroed());
+        // SAFETY: the kernel wrote an address of `msg_namelen` bytes (0 for an unnamed
+        // sender) into `addr`, which is large enough for any address.
+        let from = unsafe { SockAddr::new(addr, header.msg.msg_namelen) };
+        ticket.stash(buf::as_slice(&self.buf)[..n].to_vec(), Some(from));
+    }
 }
 
 impl<B: IoBufMut> Completable for RecvMsg<B> {
@@ -96,6 +113,7 @@ pub(crate) fn recvmsg<B: IoBufMut>(
         _fd: fd.clone(),
         header: MsgHeader(header),
         buf,
+        ticket: None,
     };
     // SAFETY: the SQE points at the boxed msghdr, which points at its own iovec and
     // address and, through the iovec, into `buf`'s heap memory; `data` owns all of them

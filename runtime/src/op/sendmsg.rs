@@ -16,6 +16,7 @@ use crate::driver::op::{Completable, Op};
 use crate::driver::{Completion, Orphan};
 use crate::error::cqe_result;
 use crate::fd::SharedFd;
+use crate::gate::Ticket;
 
 /// The `msghdr` the kernel reads, with the iovec and the address it points to.
 struct Header {
@@ -42,6 +43,8 @@ pub(crate) struct SendMsg<B> {
     _fd: SharedFd,
     _header: MsgHeader,
     buf: B,
+    /// The write direction's ticket, for a sendmsg beside readiness I/O.
+    pub(crate) ticket: Option<Ticket>,
 }
 
 impl<B> std::fmt::Debug for SendMsg<B> {
@@ -88,6 +91,7 @@ pub(crate) fn sendmsg<B: IoBuf>(
         _fd: fd.clone(),
         _header: MsgHeader(header),
         buf,
+        ticket: None,
     };
     // SAFETY: the SQE points at the boxed msghdr, which points at its own iovec and
     // address and, through the iovec, into `buf`'s heap memory; `data` owns all of them

@@ -12,6 +12,7 @@ use crate::driver::op::{Completable, Op};
 use crate::driver::{Completion, Orphan};
 use crate::error::cqe_result;
 use crate::fd::SharedFd;
+use crate::gate::Ticket;
 
 /// The iovec array the kernel reads during the op.
 ///
@@ -30,6 +31,8 @@ pub(crate) struct Writev<B> {
     _fd: SharedFd,
     _iovecs: IoVecs,
     bufs: Vec<B>,
+    /// The write direction's ticket, for a writev beside readiness I/O.
+    pub(crate) ticket: Option<Ticket>,
 }
 
 impl<B> std::fmt::Debug for Writev<B> {
@@ -72,6 +75,7 @@ pub(crate) fn writev<B: IoBuf>(
         _fd: fd.clone(),
         _iovecs: IoVecs(iovecs),
         bufs,
+        ticket: None,
     };
     // SAFETY: the SQE points at the iovec array and, through it, into the buffers' heap
     // memory; `data` owns all of them until the CQE.

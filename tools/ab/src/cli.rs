@@ -25,6 +25,7 @@ use crate::variant::Variant;
         corio-ab --duration 5 --reps 3 --svg ab.svg\n  \
         corio-ab --rate 20000 --variants tokio-ct,tokio-mt\n  \
         corio-ab --mode echo --size 64\n  \
+        corio-ab --server file --url /file-64k --variants corio-uring,corio-epoll,tokio-ct\n  \
         corio-ab --url /hello -- ./target/release/my-server --port {port}",
     args_conflicts_with_subcommands = true
 )]
@@ -58,12 +59,31 @@ pub(crate) enum Mode {
     Echo,
 }
 
+/// The bundled HTTP service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Service {
+    /// hyper "Hello, World!" (the `hello_hyper` example's service).
+    Hello,
+    /// A static file server: examples/file_server's service on corio,
+    /// tower-http's `ServeDir` on tokio.
+    File,
+}
+
 /// Options of a benchmark run.
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
     /// Protocol to load the server with.
     #[arg(long, value_enum, default_value_t = Mode::Http)]
     pub(crate) mode: Mode,
+    /// Bundled service: `hello`, or `file` (static files: the corio rows run
+    /// examples/file_server's service, the tokio rows tower-http's ServeDir).
+    #[arg(id = "service", long = "server", value_name = "SERVICE", value_enum, default_value_t = Service::Hello)]
+    pub(crate) service: Service,
+    /// `--server file`: directory to serve; default: a temporary directory of
+    /// generated files (file-1k, file-4k, file-64k, file-1m), removed at the end.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) root: Option<PathBuf>,
     /// Measured time per run, in seconds.
     #[arg(value_name = "SECS", long, short = 'd', default_value_t = 5.0, value_parser = positive_secs)]
     pub(crate) duration: f64,
@@ -93,14 +113,16 @@ pub(crate) struct BenchArgs {
     /// Echo message size in bytes (echo mode).
     #[arg(value_name = "BYTES", long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=(1 << 24)))]
     pub(crate) size: u32,
-    /// Path to request (HTTP mode), e.g. `/` or `/api/hello?x=1`.
-    #[arg(value_name = "PATH", long, default_value = "/", value_parser = parse_url_path)]
-    pub(crate) url: String,
+    /// Path to request (HTTP mode), e.g. `/` or `/api/hello?x=1`; default:
+    /// `/`, or `/file-64k` with `--server file`.
+    #[arg(value_name = "PATH", long, value_parser = parse_url_path)]
+    pub(crate) url: Option<String>,
     /// Status code every response must have (others count as errors).
     #[arg(value_name = "CODE", long, default_value_t = 200, value_parser = clap::value_parser!(u16).range(100..=599))]
     pub(crate) expect_status: u16,
     /// Body length every response must have: a number, `auto` (the length
-    /// of the first good response) or `any`.
+    /// of the first good response; with `--server file`, the size of the
+    /// file `--url` names) or `any`.
     #[arg(value_name = "BYTES|auto|any", long, default_value = "auto", value_parser = parse_expect_len)]
     pub(crate) expect_len: ExpectLen,
     /// A request unanswered for this many seconds counts as a timeout error.
@@ -148,9 +170,15 @@ pub(crate) struct ServeArgs {
     /// Worker threads (tokio-mt, corio); default: the usable CPUs.
     #[arg(long)]
     pub(crate) workers: Option<usize>,
-    /// Service: HTTP hello or TCP echo.
+    /// Protocol: HTTP or TCP echo.
     #[arg(long, value_enum, default_value_t = Mode::Http)]
     pub(crate) mode: Mode,
+    /// HTTP service: hello, or static files from `--root`.
+    #[arg(long, value_enum, default_value_t = Service::Hello)]
+    pub(crate) service: Service,
+    /// Directory the file service serves.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) root: Option<PathBuf>,
     /// Status code of every HTTP response (tests use 500).
     #[arg(long, default_value_t = 200)]
     pub(crate) status: u16,

@@ -2,16 +2,20 @@
 //! run needs (rows, CPUs, worker count, server command, load spec).
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::affinity::CpuList;
-use crate::cli::{BenchArgs, Mode};
+use crate::cli::{BenchArgs, ExpectLen, Mode, Service};
+use crate::files::{self, Root};
 use crate::protocol::{LoadSpec, ProtoSpec};
 use crate::units::group_thousands;
 use crate::variant::Variant;
 
 /// Placeholder replaced by the port in the user's server command.
 pub(crate) const PORT_PLACEHOLDER: &str = "{port}";
+/// Placeholder replaced by the served directory (`--server file`).
+pub(crate) const ROOT_PLACEHOLDER: &str = "{root}";
 
 /// A checked benchmark plan.
 #[derive(Debug, Clone)]
@@ -30,6 +34,10 @@ pub(crate) struct Plan {
     pub(crate) server_cmd: Option<Vec<String>>,
     /// Protocol of the bundled server.
     pub(crate) mode: Mode,
+    /// HTTP service of the bundled server.
+    pub(crate) service: Service,
+    /// `--server file`: the directory served (removed at the end if generated).
+    pub(crate) root: Option<Arc<Root>>,
     /// How long a server may take to listen.
     pub(crate) ready_timeout: Duration,
     /// The load, with a placeholder address.
@@ -63,6 +71,7 @@ impl Plan {
         }
         let server_cmd = (!args.server.is_empty()).then(|| args.server.clone());
         let variants = variants(args, server_cmd.is_some())?;
+        let root = file_root(args)?;
         if let Some(cmd) = &server_cmd {
             if !cmd.iter().any(|a| a.contains(PORT_PLACEHOLDER)) {
                 notes.push(format!(
@@ -81,6 +90,7 @@ impl Plan {
         if args.body.is_some() && args.mode == Mode::Echo {
             return Err("--body is for --mode http; echo messages are sized with --size".into());
         }
+        let load = load_spec(args, root.as_deref(), server_cmd.as_deref())?;
         Ok(Plan {
             variants,
             reps: args.reps,
@@ -89,8 +99,10 @@ impl Plan {
             load_cpus,
             server_cmd,
             mode: args.mode,
+            service: args.service,
+            root,
             ready_timeout: Duration::from_secs_f64(args.ready_timeout),
-            load: load_spec(args),
+            load,
             notes,
         })
     }
@@ -107,6 +119,17 @@ impl Plan {
     pub(crate) fn shape(&self) -> String {
         let l = &self.load;
         let what = match &l.proto {
+            ProtoSpec::Http {
+                path,
+                body: 0,
+                expect_len: ExpectLen::Exact(n),
+                ..
+            } if self.service == Service::File => {
+                format!(
+                    "file server, HTTP/1.1 GET {path} ({} B)",
+                    group_thousands(*n as f64)
+                )
+            }
             ProtoSpec::Http { path, body: 0, .. } => format!("HTTP/1.1 GET {path}"),
             ProtoSpec::Http { path, body, .. } => format!("HTTP/1.1 POST {path} ({body} B body)"),
             ProtoSpec::Echo { size } => format!("TCP echo, {size} B messages"),
@@ -132,7 +155,7 @@ impl Plan {
 
 fn variants(args: &BenchArgs, user_server: bool) -> Result<Vec<Variant>, String> {
     if args.variants.is_empty() {
-        return Ok(Variant::defaults(user_server));
+        return Ok(Variant::defaults(user_server, args.service));
     }
     let mut list = args.variants.clone();
     let mut seen = std::collections::HashSet::new();
@@ -155,19 +178,78 @@ fn open_files_limit() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-fn load_spec(args: &BenchArgs) -> LoadSpec {
+/// The directory `--server file` serves: `--root`, or generated files.
+fn file_root(args: &BenchArgs) -> Result<Option<Arc<Root>>, String> {
+    match (args.service, &args.root) {
+        (Service::Hello, None) => Ok(None),
+        (Service::Hello, Some(_)) => Err("--root is for --server file".into()),
+        (Service::File, _) if args.mode == Mode::Echo => {
+            Err("--server file serves HTTP; it does not go with --mode echo".into())
+        }
+        (Service::File, Some(dir)) => Root::existing(dir).map(|r| Some(Arc::new(r))),
+        (Service::File, None) => Root::generate().map(|r| Some(Arc::new(r))),
+    }
+}
+
+/// The body length every response must have. With `--server file` and
+/// `--expect-len auto` it is the size of the file `path` names, so that a
+/// server answering fast with anything else cannot win.
+fn expect_len(
+    args: &BenchArgs,
+    path: &str,
+    root: Option<&Root>,
+    server_cmd: Option<&[String]>,
+) -> Result<ExpectLen, String> {
+    let Some(root) = root.filter(|_| args.expect_len == ExpectLen::Auto) else {
+        return Ok(args.expect_len);
+    };
+    // A server command that is not told the directory serves its own files.
+    if server_cmd.is_some_and(|cmd| !cmd.iter().any(|a| a.contains(ROOT_PLACEHOLDER))) {
+        return Ok(ExpectLen::Auto);
+    }
+    match root.file_len(path) {
+        Some(len) => Ok(ExpectLen::Exact(len as usize)),
+        None if args.expect_status != 200 => Ok(ExpectLen::Auto),
+        None => {
+            let names: Vec<String> = files::GENERATED
+                .iter()
+                .map(|(name, _)| format!("/{name}"))
+                .collect();
+            Err(format!(
+                "--url {path}: no such file under {}{}",
+                root.path().display(),
+                match root.is_generated() {
+                    true => format!(" (the generated files are {})", names.join(", ")),
+                    false => String::new(),
+                }
+            ))
+        }
+    }
+}
+
+fn load_spec(
+    args: &BenchArgs,
+    root: Option<&Root>,
+    server_cmd: Option<&[String]>,
+) -> Result<LoadSpec, String> {
+    let default_url = match args.service {
+        Service::Hello => "/",
+        Service::File => files::DEFAULT_URL,
+    };
+    let path = args.url.clone().unwrap_or_else(|| default_url.to_string());
     let proto = match args.mode {
         Mode::Http => ProtoSpec::Http {
-            path: args.url.clone(),
+            expect_len: expect_len(args, &path, root, server_cmd)?,
+            require_content_length: args.service == Service::File,
+            path,
             body: args.body.unwrap_or(0),
             expect_status: args.expect_status,
-            expect_len: args.expect_len,
         },
         Mode::Echo => ProtoSpec::Echo {
             size: args.size as usize,
         },
     };
-    LoadSpec {
+    Ok(LoadSpec {
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         connections: args.connections,
         warmup_secs: args.warmup,
@@ -177,5 +259,5 @@ fn load_spec(args: &BenchArgs) -> LoadSpec {
         rate: args.rate,
         timeout_secs: args.timeout,
         proto,
-    }
+    })
 }

@@ -46,6 +46,9 @@ pub(crate) enum ProtoSpec {
         expect_status: u16,
         /// Body length every response must have.
         expect_len: ExpectLen,
+        /// Every response must carry `Content-Length` (not chunked).
+        #[serde(default)]
+        require_content_length: bool,
     },
     /// Fixed-size messages echoed back byte for byte.
     Echo {

@@ -6,10 +6,12 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::cli::{ExpectLen, Service};
 use crate::plan::Plan;
 use crate::procfs;
-use crate::results::{RowSummary, RunRecord, PERCENTILES};
-use crate::stats::Spread;
+use crate::protocol::ProtoSpec;
+use crate::results::{self, RowSummary, RunRecord, PERCENTILES};
+use crate::stats::{self, Spread};
 use crate::units::{group_thousands, latency, mib, sig3};
 
 /// The machine and pinning, printed above the table.
@@ -68,14 +70,133 @@ const HEADERS: [&str; 12] = [
 ];
 const SYSCALL_HEADER: &str = "syscalls/req";
 
+/// The layout of the table.
+#[derive(Debug, Clone, Copy)]
+enum Layout<'a> {
+    /// [`HEADERS`] and syscalls (the hello and echo services).
+    Plain,
+    /// `--server file`: req/s and CPU µs/req side by side, each with its
+    /// ratio to the reference (tokio) row, and MB/s of file data.
+    File {
+        reference: Option<&'a RowSummary>,
+        body_len: Option<usize>,
+    },
+}
+
+impl<'a> Layout<'a> {
+    fn of(plan: &Plan, rows: &'a [RowSummary]) -> Layout<'a> {
+        match plan.service {
+            Service::Hello => Layout::Plain,
+            Service::File => Layout::File {
+                reference: results::reference_row(rows),
+                body_len: body_len(plan),
+            },
+        }
+    }
+
+    fn header(self) -> Vec<String> {
+        let mut header: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
+        header.push(SYSCALL_HEADER.to_string());
+        let Layout::File { reference, .. } = self else {
+            return header;
+        };
+        let vs = format!("÷{}", reference.map_or("tokio", |r| r.variant.name()));
+        file_columns(&header, [vs.clone(), vs, "MB/s".to_string()])
+    }
+
+    /// Reorders [`row_cells`]' output as [`Layout::header`] does.
+    fn cells(self, row: &RowSummary, plain: Vec<String>) -> Vec<String> {
+        let Layout::File {
+            reference,
+            body_len,
+        } = self
+        else {
+            return plain;
+        };
+        let ratio = |figure: fn(&RowSummary) -> Option<stats::Spread>| {
+            reference
+                .and_then(|r| results::ratio(row, r, figure))
+                .map_or("-".to_string(), |x| format!("{x:.2}"))
+        };
+        let mbps = row
+            .rps
+            .zip(body_len)
+            .map_or("-".to_string(), |(s, n)| sig3(s.median * n as f64 / 1e6));
+        file_columns(
+            &plain,
+            [ratio(|r| r.rps), ratio(|r| r.cpu_us_per_req), mbps],
+        )
+    }
+
+    fn footnote(self) -> Option<String> {
+        let Layout::File { reference, .. } = self else {
+            return None;
+        };
+        Some(match reference {
+            Some(r) => format!(
+                "÷{0}: the row's median over {0}'s (req/s: above 1 serves more; CPU µs/req: below\n\
+                 1 costs less); MB/s: req/s x file size.",
+                r.variant.name()
+            ),
+            None => "÷tokio: no tokio row has figures, so no ratios; MB/s: req/s x file size."
+                .to_string(),
+        })
+    }
+}
+
+/// The plain columns (name, req/s, its range, latencies, errors, CPU µs/req,
+/// its range, cores, RSS, syscalls) reordered for `--server file`: name,
+/// req/s, range, `extra[0]` (its ratio), CPU µs/req, range, `extra[1]`,
+/// `extra[2]` (MB/s), then the rest in their plain order.
+fn file_columns(plain: &[String], extra: [String; 3]) -> Vec<String> {
+    const ORDER: [usize; 13] = [0, 1, 2, 8, 9, 3, 4, 5, 6, 7, 10, 11, 12];
+    let mut out: Vec<String> = ORDER.iter().map(|&i| plain[i].clone()).collect();
+    let [rps_ratio, cpu_ratio, mbps] = extra;
+    out.insert(3, rps_ratio);
+    out.insert(6, cpu_ratio);
+    out.insert(7, mbps);
+    out
+}
+
+/// The file size every response carried, if the plan fixed it.
+fn body_len(plan: &Plan) -> Option<usize> {
+    match &plan.load.proto {
+        ProtoSpec::Http {
+            expect_len: ExpectLen::Exact(n),
+            ..
+        } => Some(*n),
+        _ => None,
+    }
+}
+
+/// What serves in file mode, for the header.
+fn servers_line(plan: &Plan) -> Option<String> {
+    let root = plan.root.as_ref()?;
+    let dir = root.path().display();
+    let files = match root.is_generated() {
+        true => format!("generated files in {dir}"),
+        false => format!("files in {dir}"),
+    };
+    Some(match plan.server_cmd {
+        Some(_) => format!("servers:  your command, given {{root}} = {files}"),
+        None => format!(
+            "servers:  corio rows: examples/file_server's service (corio::fs); \
+             tokio rows: tower-http ServeDir (tokio::fs); {files}"
+        ),
+    })
+}
+
 /// The whole printed report.
 pub(crate) fn table(plan: &Plan, machine: &Machine, rows: &[RowSummary]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "\ncorio-ab: {}", plan.shape());
+    if let Some(line) = servers_line(plan) {
+        let _ = writeln!(out, "{line}");
+    }
     let _ = writeln!(out, "machine:  {}\n", machine.line());
     let mut notes: Vec<String> = plan.notes.clone();
-    let mut header: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
-    header.push(SYSCALL_HEADER.to_string());
+    let layout = Layout::of(plan, rows);
+    let mut header = layout.header();
     // Column 0 is as wide as the longest name, failed rows included.
     let longest = rows
         .iter()
@@ -90,7 +211,8 @@ pub(crate) fn table(plan: &Plan, machine: &Machine, rows: &[RowSummary]) -> Stri
         match row.ok_runs {
             0 => order.push(Err(row)),
             _ => {
-                cells.push(row_cells(row, &mut notes));
+                let plain = row_cells(row, &mut notes);
+                cells.push(layout.cells(row, plain));
                 order.push(Ok(cells.len() - 1));
             }
         }
@@ -119,6 +241,9 @@ pub(crate) fn table(plan: &Plan, machine: &Machine, rows: &[RowSummary]) -> Stri
          CPU µs/req: server CPU time of all its threads / good responses (lower is better; on a small\n\
          machine it ranks servers more reliably than req/s); srv cores: server CPU time / window."
     );
+    if let Some(line) = layout.footnote() {
+        let _ = writeln!(out, "{line}");
+    }
     notes.extend(load_note(plan, rows));
     notes.extend(background_note(rows));
     for (i, note) in notes.iter().enumerate() {
@@ -247,6 +372,9 @@ struct JsonReport<'a> {
     tool: &'static str,
     version: &'static str,
     shape: String,
+    service: Service,
+    /// `--server file`: the row the ratios are taken to.
+    reference: Option<crate::variant::Variant>,
     load: &'a crate::protocol::LoadSpec,
     reps: u32,
     machine: &'a Machine,
@@ -270,6 +398,11 @@ pub(crate) fn write_json(
         tool: "corio-ab",
         version: env!("CARGO_PKG_VERSION"),
         shape: plan.shape(),
+        service: plan.service,
+        reference: match plan.service {
+            Service::File => results::reference_row(rows).map(|r| r.variant),
+            Service::Hello => None,
+        },
         load: &plan.load,
         reps: plan.reps,
         machine,

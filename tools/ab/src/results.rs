@@ -129,3 +129,20 @@ impl RowSummary {
 fn valid_latency(r: &RunFigures, value: f64) -> Option<f64> {
     (r.load.responses > 0).then_some(value)
 }
+
+/// The row the others are compared with: the first tokio row that has
+/// figures (tokio-ct before tokio-mt when both run, in plan order).
+pub(crate) fn reference_row(rows: &[RowSummary]) -> Option<&RowSummary> {
+    rows.iter()
+        .find(|r| r.variant.is_tokio() && r.rps.is_some() && r.cpu_us_per_req.is_some())
+}
+
+/// `row`'s median over `reference`'s, for one figure.
+pub(crate) fn ratio(
+    row: &RowSummary,
+    reference: &RowSummary,
+    figure: fn(&RowSummary) -> Option<Spread>,
+) -> Option<f64> {
+    let (a, b) = (figure(row)?.median, figure(reference)?.median);
+    (b > 0.0).then(|| a / b)
+}

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::child::{Failure, Supervised};
 use crate::perf::SyscallCounter;
-use crate::plan::{Plan, PORT_PLACEHOLDER};
+use crate::plan::{Plan, PORT_PLACEHOLDER, ROOT_PLACEHOLDER};
 use crate::procfs;
 use crate::progress::Progress;
 use crate::protocol::{LoadEvent, LoadReport};
@@ -118,23 +118,37 @@ fn server_command(plan: &Plan, variant: Variant, port: u16) -> Result<(Vec<Strin
     if let Some(backend) = variant.corio_backend() {
         env.push(("CORIO_BACKEND".to_string(), backend.to_string()));
     }
+    let root = plan
+        .root
+        .as_ref()
+        .map(|r| r.path().to_string_lossy().into_owned());
     let argv = match &plan.server_cmd {
         Some(cmd) => cmd
             .iter()
             .map(|a| a.replace(PORT_PLACEHOLDER, &port.to_string()))
+            .map(|a| match &root {
+                Some(root) => a.replace(ROOT_PLACEHOLDER, root),
+                None => a,
+            })
             .collect(),
-        None => vec![
-            self_exe()?,
-            "serve".into(),
-            "--runtime".into(),
-            variant.serve_runtime().into(),
-            "--port".into(),
-            port.to_string(),
-            "--workers".into(),
-            plan.workers.to_string(),
-            "--mode".into(),
-            format!("{:?}", plan.mode).to_lowercase(),
-        ],
+        None => {
+            let mut argv = vec![
+                self_exe()?,
+                "serve".into(),
+                "--runtime".into(),
+                variant.serve_runtime().into(),
+                "--port".into(),
+                port.to_string(),
+                "--workers".into(),
+                plan.workers.to_string(),
+                "--mode".into(),
+                format!("{:?}", plan.mode).to_lowercase(),
+            ];
+            if let Some(root) = root {
+                argv.extend(["--service".into(), "file".into(), "--root".into(), root]);
+            }
+            argv
+        }
     };
     Ok((argv, env))
 }

@@ -1,6 +1,6 @@
 //! The bundled servers that `corio-ab serve` runs: the hyper "Hello, World!"
 //! service (the `hello_hyper` example's service) or a TCP echo server, on one
-//! function per runtime. The connection handlers are generic over the stream
+//! function per runtime (the file servers are in [`crate::serve_file`]). The connection handlers are generic over the stream
 //! so that the corio variant reuses them with `corio::net::TcpStream`.
 
 use std::convert::Infallible;
@@ -13,7 +13,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::cli::{Mode, ServeArgs, ServeRuntime};
+use crate::cli::{Mode, ServeArgs, ServeRuntime, Service};
 
 /// The hello service's response body.
 pub(crate) const HELLO: &[u8] = b"Hello, World!";
@@ -28,6 +28,10 @@ pub(crate) fn main(args: &ServeArgs) -> Result<(), String> {
     let workers = args
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if args.service == Service::File {
+        let root = args.root.clone().ok_or("--service file needs --root")?;
+        return crate::serve_file::main(args.runtime, addr, root, workers);
+    }
     let server = Server {
         addr,
         mode: args.mode,
@@ -105,9 +109,24 @@ async fn corio_accept_loop(server: Server) -> Result<(), String> {
 
 /// Accepts on a tokio listener and spawns one task per connection.
 async fn tokio_accept_loop(server: Server) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(server.addr)
+    tokio_accept(server.addr, |stream| {
+        match server.mode {
+            Mode::Http => tokio::spawn(serve_http(stream, server.status)),
+            Mode::Echo => tokio::spawn(serve_echo(stream)),
+        };
+    })
+    .await
+}
+
+/// Accepts on a tokio listener bound to `addr` and hands every connection
+/// (with `TCP_NODELAY` set) to `serve`.
+pub(crate) async fn tokio_accept(
+    addr: SocketAddr,
+    mut serve: impl FnMut(tokio::net::TcpStream),
+) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("binding {}: {e}", server.addr))?;
+        .map_err(|e| format!("binding {addr}: {e}"))?;
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -119,10 +138,7 @@ async fn tokio_accept_loop(server: Server) -> Result<(), String> {
             }
         };
         let _ = stream.set_nodelay(true);
-        match server.mode {
-            Mode::Http => tokio::spawn(serve_http(stream, server.status)),
-            Mode::Echo => tokio::spawn(serve_echo(stream)),
-        };
+        serve(stream);
     }
 }
 

@@ -4,6 +4,8 @@ use std::fmt;
 
 use clap::ValueEnum;
 
+use crate::cli::Service;
+
 /// One row of the table: a runtime, and for corio the backend it is forced to.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, serde::Serialize, serde::Deserialize,
@@ -14,18 +16,23 @@ pub(crate) enum Variant {
     CorioUring,
     /// corio with `CORIO_BACKEND=epoll`.
     CorioEpoll,
-    /// The bundled service on tokio's current_thread runtime.
+    /// The bundled service on tokio's current_thread runtime (`--server
+    /// file`: tower-http's ServeDir).
     TokioCt,
-    /// The bundled service on tokio's multi_thread runtime.
+    /// The bundled service on tokio's multi_thread runtime (`--server
+    /// file`: tower-http's ServeDir).
     TokioMt,
 }
 
 impl Variant {
     /// Rows run when no `--variants` is given.
-    pub(crate) fn defaults(user_server: bool) -> Vec<Variant> {
-        match user_server {
-            true => vec![Variant::CorioUring, Variant::CorioEpoll],
-            false => vec![
+    pub(crate) fn defaults(user_server: bool, service: Service) -> Vec<Variant> {
+        match (user_server, service) {
+            (true, _) => vec![Variant::CorioUring, Variant::CorioEpoll],
+            (false, Service::File) => {
+                vec![Variant::CorioUring, Variant::CorioEpoll, Variant::TokioCt]
+            }
+            (false, Service::Hello) => vec![
                 Variant::CorioUring,
                 Variant::CorioEpoll,
                 Variant::TokioCt,
@@ -51,6 +58,11 @@ impl Variant {
             Variant::CorioEpoll => Some("epoll"),
             Variant::TokioCt | Variant::TokioMt => None,
         }
+    }
+
+    /// Whether this row runs plain tokio (a reference for the corio rows).
+    pub(crate) fn is_tokio(self) -> bool {
+        self.corio_backend().is_none()
     }
 
     /// The bundled server's `--runtime` value for this row.

@@ -156,6 +156,56 @@ impl UnixDatagram {
         self.io.try_send_to(buf, &SockAddr::unix(target)?)
     }
 
+    /// Receives one datagram into an owned buffer, from its start up to its capacity (a
+    /// longer datagram is truncated, as by recvfrom(2)), and its sender. On io_uring this is
+    /// one `IORING_OP_RECVMSG` straight into `buf`; on epoll, readiness and one recvfrom(2).
+    ///
+    /// # Buffer ownership
+    ///
+    /// `buf` always comes back, even on error; a dropped future's buffer is freed only
+    /// after the kernel lets go.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a datagram the kernel received for a dropped future is kept for the
+    /// next receive of any kind.
+    ///
+    /// # Errors
+    ///
+    /// As recvfrom(2).
+    pub async fn recv_from_owned<B: corio_runtime::buf::IoBufMut>(
+        &self,
+        buf: B,
+    ) -> corio_runtime::buf::BufResult<(usize, SocketAddr), B> {
+        let (received, buf) = self.io.recv_from_owned(buf).await;
+        (with_unix(received), buf)
+    }
+
+    /// Sends an owned buffer's initialized bytes as one datagram to `target`; one
+    /// `IORING_OP_SENDMSG` from `buf` on io_uring.
+    ///
+    /// # Buffer ownership
+    ///
+    /// `buf` always comes back, even on error.
+    ///
+    /// # Cancel safety
+    ///
+    /// A future dropped while the kernel holds the datagram may still send it.
+    ///
+    /// # Errors
+    ///
+    /// As sendto(2).
+    pub async fn send_to_owned<B: corio_runtime::buf::IoBuf, P: AsRef<Path>>(
+        &self,
+        buf: B,
+        target: P,
+    ) -> corio_runtime::buf::BufResult<usize, B> {
+        match SockAddr::unix(target) {
+            Ok(target) => self.io.send_to_owned(buf, target).await,
+            Err(err) => (Err(err), buf),
+        }
+    }
+
     /// Receives one datagram and its sender's address.
     ///
     /// # Errors

@@ -31,6 +31,8 @@ pub(crate) struct Response {
     pub(crate) body_len: usize,
     /// The server announced `Connection: close`.
     pub(crate) close: bool,
+    /// The body was framed by `Content-Length` (not chunked, not implied).
+    pub(crate) content_length: bool,
 }
 
 /// Result of looking at the start of the receive buffer.
@@ -71,6 +73,7 @@ pub(crate) fn parse(buf: &[u8]) -> Parse {
         status: head.status,
         body_len,
         close: head.close,
+        content_length: head.has_length,
     })
 }
 
@@ -87,6 +90,8 @@ struct Head {
     status: u16,
     framing: Framing,
     close: bool,
+    /// A `Content-Length` header framed the body.
+    has_length: bool,
 }
 
 /// Length of the head including the blank line, if it has fully arrived.
@@ -131,6 +136,7 @@ fn parse_head(head: &[u8]) -> Result<Head, &'static str> {
         status,
         framing,
         close,
+        has_length: !chunked && length.is_some(),
     })
 }
 
@@ -236,8 +242,8 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (r.len, r.status, r.body_len, r.close),
-            (HELLO.len(), 200, 13, false)
+            (r.len, r.status, r.body_len, r.close, r.content_length),
+            (HELLO.len(), 200, 13, false, true)
         );
     }
 
@@ -267,8 +273,8 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (r.len, r.status, r.body_len, r.close),
-            (resp.len(), 500, 13, true)
+            (r.len, r.status, r.body_len, r.close, r.content_length),
+            (resp.len(), 500, 13, true, false)
         );
         for n in 0..resp.len() {
             assert_eq!(parse(&resp[..n]), Parse::Partial, "prefix {n}");

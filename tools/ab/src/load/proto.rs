@@ -69,6 +69,8 @@ pub(crate) enum ErrorKind {
     Status(u16),
     /// A body length other than the expected one.
     BodyLen,
+    /// No `Content-Length` header where one is required.
+    NoContentLength,
     /// Echoed bytes differ from the ones sent.
     EchoMismatch,
 }
@@ -84,6 +86,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Malformed(why) => write!(f, "malformed: {why}"),
             ErrorKind::Status(s) => write!(f, "status {s}"),
             ErrorKind::BodyLen => f.write_str("wrong body length"),
+            ErrorKind::NoContentLength => f.write_str("no Content-Length"),
             ErrorKind::EchoMismatch => f.write_str("echo mismatch"),
         }
     }

@@ -38,6 +38,7 @@ pub(crate) struct Shared {
     target: Option<u64>,
     expect_status: Option<u16>,
     expect_len: Cell<ExpectLen>,
+    require_content_length: bool,
     hist: RefCell<Histogram<u64>>,
     good_window: Cell<u64>,
     good_total: Cell<u64>,
@@ -51,13 +52,14 @@ impl Shared {
     /// Phase clock and validation rules for `spec`, starting now.
     pub(crate) fn new(spec: &LoadSpec, start: Instant) -> Result<Shared, String> {
         let warm_end = start + Duration::from_secs_f64(spec.warmup_secs);
-        let (expect_status, expect_len) = match &spec.proto {
+        let (expect_status, expect_len, require_content_length) = match &spec.proto {
             ProtoSpec::Http {
                 expect_status,
                 expect_len,
+                require_content_length,
                 ..
-            } => (Some(*expect_status), *expect_len),
-            ProtoSpec::Echo { .. } => (None, ExpectLen::Any),
+            } => (Some(*expect_status), *expect_len, *require_content_length),
+            ProtoSpec::Echo { .. } => (None, ExpectLen::Any, false),
         };
         let hist = Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3)
             .map_err(|e| format!("histogram: {e}"))?;
@@ -73,6 +75,7 @@ impl Shared {
             target: spec.requests,
             expect_status,
             expect_len: Cell::new(expect_len),
+            require_content_length,
             hist: RefCell::new(hist),
             good_window: Cell::new(0),
             good_total: Cell::new(0),
@@ -108,6 +111,9 @@ impl Shared {
         };
         if self.expect_status.is_some_and(|s| s != resp.status) {
             return Err(ErrorKind::Status(resp.status));
+        }
+        if self.require_content_length && !resp.content_length {
+            return Err(ErrorKind::NoContentLength);
         }
         match self.expect_len.get() {
             ExpectLen::Any => Ok(()),

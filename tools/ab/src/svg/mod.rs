@@ -5,9 +5,10 @@
 
 mod writer;
 
+use crate::cli::Service;
 use crate::plan::Plan;
 use crate::report::Machine;
-use crate::results::{RowSummary, PERCENTILES};
+use crate::results::{self, RowSummary, PERCENTILES};
 use crate::stats::Spread;
 use crate::units::{group_thousands, latency, sig3};
 use writer::Svg;
@@ -23,14 +24,14 @@ pub(crate) fn chart(plan: &Plan, machine: &Machine, rows: &[RowSummary]) -> Stri
     let lat_top = 100.0 + bars_height + 25.0;
     let height = lat_top + 330.0;
     let mut svg = Svg::new(WIDTH, height);
-    svg.text(
-        WIDTH / 2.0,
-        30.0,
-        20.0,
-        "middle",
-        "bold",
-        "corio-ab: runtimes under the same load",
-    );
+    let (title, reference) = match plan.service {
+        Service::Hello => ("corio-ab: runtimes under the same load", None),
+        Service::File => (
+            "corio-ab: static file servers under the same load",
+            results::reference_row(rows),
+        ),
+    };
+    svg.text(WIDTH / 2.0, 30.0, 20.0, "middle", "bold", title);
     svg.text(WIDTH / 2.0, 54.0, 12.0, "middle", "normal", &plan.shape());
     svg.text(WIDTH / 2.0, 72.0, 12.0, "middle", "normal", &machine.line());
     let throughput = |r: &RowSummary| r.rps;
@@ -41,15 +42,32 @@ pub(crate) fn chart(plan: &Plan, machine: &Machine, rows: &[RowSummary]) -> Stri
         w: 475.0,
         h: bars_height,
     };
+    let axes = match reference {
+        Some(r) => [
+            format!(
+                "requests per second (median, min-max; ×: ratio to {})",
+                r.variant.name()
+            ),
+            format!(
+                "µs of server CPU per request (median, min-max; ×: to {})",
+                r.variant.name()
+            ),
+        ],
+        None => [
+            "requests per second (median, whiskers: min-max)".to_string(),
+            "µs of server CPU time per request (median, min-max)".to_string(),
+        ],
+    };
     bar_panel(
         &mut svg,
         area,
         rows,
         &BarPanel {
             title: "Throughput (higher is better)",
-            axis: "requests per second (median, whiskers: min-max)",
+            axis: &axes[0],
             value: &throughput,
             fmt: group_thousands,
+            reference,
         },
     );
     let area = Area { x: 510.0, ..area };
@@ -59,9 +77,10 @@ pub(crate) fn chart(plan: &Plan, machine: &Machine, rows: &[RowSummary]) -> Stri
         rows,
         &BarPanel {
             title: "Server CPU per request (lower is better)",
-            axis: "µs of server CPU time per request (median, min-max)",
+            axis: &axes[1],
             value: &cpu,
             fmt: sig3,
+            reference,
         },
     );
     latency_panel(
@@ -92,6 +111,8 @@ struct BarPanel<'a> {
     axis: &'a str,
     value: &'a dyn Fn(&RowSummary) -> Option<Spread>,
     fmt: fn(f64) -> String,
+    /// When set, each bar's label adds its ratio to this row's median.
+    reference: Option<&'a RowSummary>,
 }
 
 fn bar_panel(svg: &mut Svg, a: Area, rows: &[RowSummary], p: &BarPanel<'_>) {
@@ -173,13 +194,18 @@ fn bar_panel(svg: &mut Svg, a: Area, rows: &[RowSummary], p: &BarPanel<'_>) {
             row.variant.color(),
         );
         svg.whisker(x_of(s.min), x_of(s.max), mid);
+        let ratio = p
+            .reference
+            .and_then(|r| (p.value)(r))
+            .filter(|r| r.median > 0.0)
+            .map_or(String::new(), |r| format!(" ({:.2}×)", s.median / r.median));
         svg.text(
             x_of(s.max) + 5.0,
             mid + 4.0,
             11.5,
             "start",
             "bold",
-            &(p.fmt)(s.median),
+            &format!("{}{ratio}", (p.fmt)(s.median)),
         );
     }
 }
