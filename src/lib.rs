@@ -56,9 +56,9 @@ pub mod fs {
     pub use corio_runtime::fs::*;
 }
 
-/// I/O helpers beyond tokio's: zero-copy file to socket.
+/// I/O helpers beyond tokio's: zero-copy file to socket and socket to file.
 pub mod io {
-    pub use corio_compat::copy_file_to;
+    pub use corio_compat::{copy_file_to, copy_to_file};
 }
 
 /// Sockets with tokio's API, on io_uring or epoll.

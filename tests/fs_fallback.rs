@@ -154,3 +154,47 @@ fn guest_file_reads_with_tokio_read_to_end() {
         assert_eq!(all, pattern(70_000, 9));
     });
 }
+
+/// A 1 MiB round trip through `copy_file_to` and `copy_to_file` over loopback TCP.
+async fn copy_both_ways(dir: &TempDir) {
+    let data = pattern(1 << 20, 8);
+    let from = dir.join("from");
+    std::fs::write(&from, &data).unwrap();
+    let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (client, accepted) = tokio::join!(corio::net::TcpStream::connect(addr), listener.accept());
+    let (mut client, server) = (client.unwrap(), accepted.unwrap().0);
+    let source = File::open(&from).await.unwrap();
+    let sent = corio::io::copy_file_to(&source, 0, 1 << 20, &client).await;
+    assert_eq!(sent.unwrap(), 1 << 20);
+    client.shutdown().await.unwrap();
+    let to = File::create(dir.join("to")).await.unwrap();
+    let got = corio::io::copy_to_file(&server, &to, 0, 2 << 20).await;
+    assert_eq!(got.unwrap(), 1 << 20, "stops at EOF");
+    drop(to);
+    assert_eq!(std::fs::read(dir.join("to")).unwrap(), data);
+}
+
+#[corio::test(backend = "both")]
+async fn without_splice_the_copies_take_the_syscall_path() {
+    assert!(fs::__force_missing_opcode("IORING_OP_SPLICE"));
+    copy_both_ways(&TempDir::new("nosplice")).await;
+}
+
+fn copies_on_guest_thread(backend: Backend) {
+    let Some(rt) = corio::__private::test_runtime(backend, Some(1)) else {
+        return;
+    };
+    let dir = TempDir::new("guest-copy");
+    rt.block_on(copy_both_ways(&dir));
+}
+
+#[test]
+fn uring_copies_work_on_a_block_on_guest_thread() {
+    copies_on_guest_thread(Backend::Uring);
+}
+
+#[test]
+fn epoll_copies_work_on_a_block_on_guest_thread() {
+    copies_on_guest_thread(Backend::Epoll);
+}

@@ -1,7 +1,7 @@
-//! `corio::io::copy_file_to` on both backends: a 64 MiB file arrives intact over TCP (the
-//! socket back-pressured by a slow reader), a range from an offset over a Unix stream, a
-//! range past the end stops at the end, and the stream's own writes keep their order
-//! around the copy.
+//! `corio::io::copy_file_to` and `copy_to_file` on both backends: a 64 MiB file arrives
+//! intact over TCP (the socket back-pressured by a slow reader) and 64 MiB from a socket
+//! lands intact in a file; ranges at offsets over a Unix stream keep their order with the
+//! stream's own reads and writes; a copy stops at the end of the file or the stream.
 
 #[path = "fs_support/mod.rs"]
 mod fs_support;
@@ -101,4 +101,59 @@ async fn a_copy_to_a_closed_peer_fails() {
         ),
         "{err:?}"
     );
+}
+
+#[corio::test(backend = "both")]
+async fn sixty_four_mib_from_a_socket_land_intact_in_a_file() {
+    const LEN: usize = 64 << 20;
+    let dir = TempDir::new("copy-in-64m");
+    let path = dir.join("received");
+    let data = pattern(LEN, 24);
+    let (mut client, server) = tcp_pair().await;
+    let sent = data.clone();
+    let writer = tokio::spawn(async move {
+        client.write_all(&sent).await.unwrap();
+        client.shutdown().await.unwrap();
+    });
+    let file = File::create(&path).await.unwrap();
+    let copied = corio::io::copy_to_file(&server, &file, 0, LEN as u64 + 1)
+        .await
+        .unwrap();
+    assert_eq!(copied, LEN as u64, "stops at the stream's EOF");
+    writer.await.unwrap();
+    file.sync_all().await.unwrap();
+    let got = std::fs::read(&path).unwrap();
+    assert_eq!(got.len(), LEN);
+    assert_eq!(checksum(&got), checksum(&data));
+}
+
+#[corio::test(backend = "both")]
+async fn copy_to_file_takes_exactly_its_range_and_leaves_the_rest() {
+    let dir = TempDir::new("copy-in-range");
+    let path = dir.join("file");
+    std::fs::write(&path, vec![b'.'; 100]).unwrap();
+    let file = corio::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .await
+        .unwrap();
+    let (mut a, mut b) = UnixStream::pair().unwrap();
+    a.write_all(b"0123456789abcdef").await.unwrap();
+    // Bytes already read through AsyncRead are not copied again.
+    let mut first = [0u8; 2];
+    b.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"01");
+    let copied = corio::io::copy_to_file(&b, &file, 50, 10).await.unwrap();
+    assert_eq!(copied, 10);
+    let mut rest = [0u8; 4];
+    b.read_exact(&mut rest).await.unwrap();
+    assert_eq!(
+        &rest, b"cdef",
+        "the bytes after the range stay in the stream"
+    );
+    drop(file);
+    let on_disk = std::fs::read(&path).unwrap();
+    assert_eq!(&on_disk[..50], &[b'.'; 50][..]);
+    assert_eq!(&on_disk[50..60], b"23456789ab");
+    assert_eq!(&on_disk[60..], &[b'.'; 40][..]);
 }

@@ -280,6 +280,28 @@ async fn datagrams_round_trip_owned_and_a_dropped_receive_loses_none() {
         assert_eq!(from, a.local_addr().unwrap());
     }
 
+    // Connected: recv_owned and send_owned, one datagram each, truncated like recv(2).
+    a.connect(b_addr).await.unwrap();
+    b.connect(a.local_addr().unwrap()).await.unwrap();
+    let (n, _) = a.send_owned(b"connected".to_vec()).await;
+    assert_eq!(n.unwrap(), 9);
+    let (n, buf) = b.recv_owned(Vec::with_capacity(4)).await;
+    assert_eq!((n.unwrap(), &buf[..]), (4, &b"conn"[..]));
+    let (n, _) = a.send_owned(Bytes::from_static(b"next")).await;
+    assert_eq!(n.unwrap(), 4);
+    let (n, buf) = b.recv_owned(BytesMut::with_capacity(64)).await;
+    assert_eq!(
+        (n.unwrap(), &buf[..]),
+        (4, &b"next"[..]),
+        "the rest of the first is gone"
+    );
+
+    let (ux, uy) = UnixDatagram::pair().unwrap();
+    let (n, _) = ux.send_owned(b"pair".to_vec().slice(1..)).await;
+    assert_eq!(n.unwrap(), 3);
+    let (n, buf) = uy.recv_owned(Vec::with_capacity(8)).await;
+    assert_eq!(&buf[..n.unwrap()], b"air");
+
     let path_a = support::net::socket_path("owned-a");
     let path_b = support::net::socket_path("owned-b");
     let ua = UnixDatagram::bind(&path_a).unwrap();

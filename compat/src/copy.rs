@@ -1,5 +1,5 @@
-//! `copy_file_to`: a file's bytes to a stream socket without copying them through user
-//! memory.
+//! `copy_file_to` and `copy_to_file`: a file's bytes to a stream socket, and a stream's
+//! bytes into a file, without copying them through user memory.
 //!
 //! On io_uring (on a thread that owns a ring whose kernel has `IORING_OP_SPLICE`) each
 //! chunk is two splices through a pipe kept per worker: file → pipe at the offset, then
@@ -9,6 +9,10 @@
 //!
 //! Either way the bytes are in the socket's send buffer when the call returns (tokio's
 //! write contract), and a write of the stream's own that follows goes after them.
+//!
+//! `copy_to_file` is the reverse: on io_uring socket → pipe → file at an offset (bytes a
+//! dropped `read_owned` left for the next read go first); elsewhere, or where splicing is
+//! refused, `read_owned` into a buffer and `write_all_at`.
 
 use std::future::poll_fn;
 use std::io;
@@ -19,7 +23,7 @@ use corio_runtime::fs::File;
 use corio_runtime::{sys, SplicePipe};
 use tokio::io::Interest;
 
-use crate::io::Source;
+use crate::io::{Gates, Source};
 use crate::net::split::Stream;
 
 /// Sends `len` bytes of `file` from `offset` to `stream` (a `TcpStream` or a `UnixStream`)
@@ -97,7 +101,7 @@ async fn splice(file: &File, offset: u64, len: u64, source: &Source) -> io::Resu
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => in_pipe -= n,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    source.wait_writable_after_would_block().await?;
+                    source.wait_after_would_block(Interest::WRITABLE).await?;
                 }
                 Err(err) => return Err(err),
             }
@@ -106,6 +110,36 @@ async fn splice(file: &File, offset: u64, len: u64, source: &Source) -> io::Resu
     }
     pipe.recycle();
     Ok(sent)
+}
+
+/// `copy_to_file` by `read_owned` into one buffer and `write_all_at`, from `done` bytes
+/// already copied on.
+async fn read_and_write(
+    source: &Source,
+    file: &File,
+    offset: u64,
+    len: u64,
+    mut done: u64,
+) -> io::Result<u64> {
+    const CHUNK: usize = 256 << 10;
+    let mut buf = Vec::with_capacity(CHUNK);
+    while done < len {
+        buf.clear();
+        let want = usize::try_from(len - done).unwrap_or(usize::MAX).min(CHUNK);
+        let (n, back) = source
+            .read_owned(corio_runtime::buf::IoBuf::slice(buf, ..want))
+            .await;
+        buf = back.into_inner();
+        let n = n?;
+        if n == 0 {
+            break;
+        }
+        let (written, back) = file.write_all_at(buf, offset + done).await;
+        buf = back;
+        written?;
+        done += n as u64;
+    }
+    Ok(done)
 }
 
 /// The fallback where a file cannot be spliced: `read_at` into one buffer, then an owned
@@ -133,4 +167,95 @@ async fn read_and_send(file: &File, offset: u64, len: u64, source: &Source) -> i
         }
     }
     Ok(sent)
+}
+
+/// Receives up to `len` bytes from `stream` (a `TcpStream` or a `UnixStream`) and writes
+/// them into `file` from `offset`, without copying them through user memory on io_uring
+/// (see the module docs); returns how many, fewer than `len` only when the stream reached
+/// EOF first.
+///
+/// # Errors
+///
+/// As splice(2) or recv(2) and pwrite(2).
+///
+/// # Cancel safety
+///
+/// Not cancel safe: a dropped future may have taken bytes from the stream that it did not
+/// write to the file yet.
+#[allow(private_bounds)]
+pub async fn copy_to_file<S: Stream>(
+    stream: &S,
+    file: &File,
+    offset: u64,
+    len: u64,
+) -> io::Result<u64> {
+    let source = stream.source();
+    match source.ring() {
+        Some((_, gates)) if SplicePipe::available() => {
+            splice_in(source, gates, file, offset, len).await
+        }
+        _ => read_and_write(source, file, offset, len, 0).await,
+    }
+}
+
+/// Splices socket → this worker's pipe → file; falls back to read + write where the file
+/// refuses the splice.
+async fn splice_in(
+    source: &Source,
+    gates: &Gates,
+    file: &File,
+    offset: u64,
+    len: u64,
+) -> io::Result<u64> {
+    let Some((socket, _)) = source.ring() else {
+        unreachable!("checked by the caller");
+    };
+    let pipe = SplicePipe::take()?;
+    let mut done = 0;
+    while done < len {
+        let want = usize::try_from(len - done).unwrap_or(usize::MAX);
+        let ticket = poll_fn(|cx| gates.read.poll_acquire(cx)).await;
+        if let Some(bytes) = gates.read.take(false, |s| {
+            let n = s.data.len().min(want);
+            (n, s.data[..n].to_vec())
+        }) {
+            drop(ticket);
+            let n = bytes.len() as u64;
+            file.write_all_at(bytes, offset + done).await.0?;
+            done += n;
+            continue;
+        }
+        let mut op = pipe.fill_from_socket(socket, want)?;
+        op.hold(ticket);
+        let filled = match op.await {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                source.wait_after_would_block(Interest::READABLE).await?;
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
+        let mut in_pipe = filled;
+        while in_pipe > 0 {
+            let at = offset + done + (filled - in_pipe) as u64;
+            match pipe.drain_to_file(file, at, in_pipe)?.await {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => in_pipe -= n,
+                Err(err) if err.raw_os_error() == Some(libc::EINVAL) => {
+                    // The file cannot take a splice: take what the pipe holds out by
+                    // read(2), write it, and go on by read + write.
+                    let bytes = pipe.read_out(in_pipe)?;
+                    let n = bytes.len() as u64;
+                    file.write_all_at(bytes, at).await.0?;
+                    let copied = at + n - offset;
+                    return read_and_write(source, file, offset, len, copied).await;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        done += filled as u64;
+    }
+    pipe.recycle();
+    Ok(done)
 }

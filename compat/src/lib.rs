@@ -11,4 +11,4 @@ mod copy;
 mod io;
 pub mod net;
 
-pub use copy::copy_file_to;
+pub use copy::{copy_file_to, copy_to_file};

@@ -1,5 +1,5 @@
-//! `SplicePipe`: a pipe kept per worker thread for zero-copy file → socket transfers
-//! with `IORING_OP_SPLICE` (file → pipe, then pipe → socket).
+//! `SplicePipe`: a pipe kept per worker thread for zero-copy transfers between a file and
+//! a socket with `IORING_OP_SPLICE` (file → pipe → socket, or socket → pipe → file).
 //!
 //! A pipe goes back to its thread's pool only when it is empty; a transfer that fails or
 //! is dropped half-way drops its pipe (the ops in flight keep the fds open until their
@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -120,6 +120,40 @@ impl SplicePipe {
     pub fn fill_from(&self, file: &File, offset: u64, len: usize) -> io::Result<Splice> {
         let len = u32::try_from(len.min(self.capacity)).unwrap_or(u32::MAX);
         op::splice::splice(file.shared_fd(), Some(offset), &self.write, len).map(Splice)
+    }
+
+    /// Splices up to `len` bytes (at most the pipe's capacity) from `socket` into the pipe.
+    ///
+    /// # Errors
+    ///
+    /// Outside a uring worker.
+    pub fn fill_from_socket(&self, socket: &Socket, len: usize) -> io::Result<Splice> {
+        let len = u32::try_from(len.min(self.capacity)).unwrap_or(u32::MAX);
+        op::splice::splice(socket.shared_fd(), None, &self.write, len).map(Splice)
+    }
+
+    /// Splices up to `len` bytes from the pipe into `file` at `offset`.
+    ///
+    /// # Errors
+    ///
+    /// Outside a uring worker.
+    pub fn drain_to_file(&self, file: &File, offset: u64, len: usize) -> io::Result<Splice> {
+        let len = u32::try_from(len).unwrap_or(u32::MAX);
+        op::splice::splice_to(&self.read, file.shared_fd(), offset, len).map(Splice)
+    }
+
+    /// Takes `len` bytes the pipe holds out by read(2), for a destination that refused
+    /// the splice. Does not block: the caller knows the pipe holds them.
+    ///
+    /// # Errors
+    ///
+    /// As dup(2) and read(2).
+    pub fn read_out(&self, len: usize) -> io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut pipe = std::fs::File::from(self.read.as_fd().try_clone_to_owned()?);
+        let mut bytes = vec![0; len];
+        pipe.read_exact(&mut bytes)?;
+        Ok(bytes)
     }
 
     /// Splices up to `len` bytes from the pipe into `socket`.

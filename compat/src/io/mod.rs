@@ -14,4 +14,4 @@ mod uring;
 
 pub(crate) use connect::connect;
 pub(crate) use listen::Acceptor;
-pub(crate) use source::Source;
+pub(crate) use source::{Gates, Source};

@@ -121,9 +121,6 @@ impl Source {
 
     /// `write_owned`: what fits of `buf`'s initialized bytes, at least one.
     pub(crate) async fn write_owned<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
-        if buf.bytes_init() == 0 {
-            return (Ok(0), buf);
-        }
         let Some((socket, gates)) = self.ring() else {
             let result =
                 poll_fn(|cx| self.poll_write(cx, &[IoSlice::new(buf::as_slice(&buf))])).await;

@@ -285,15 +285,13 @@ impl Source {
 }
 
 impl Source {
-    /// After an I/O call outside the readiness loop found the socket full: forgets the
-    /// write readiness and waits for it again.
-    pub(crate) async fn wait_writable_after_would_block(&self) -> io::Result<()> {
+    /// After an I/O call outside the readiness loop said `WouldBlock` (a splice): forgets
+    /// the readiness of that direction (`READABLE` or `WRITABLE`) and waits for it again.
+    pub(crate) async fn wait_after_would_block(&self, interest: Interest) -> io::Result<()> {
         if let Registration::Uring(uring) = &self.reg {
-            uring.clear(Interest::WRITABLE, Ready::WRITABLE);
+            uring.clear(interest, ready_bits(interest));
         }
-        poll_fn(|cx| self.poll_ready(cx, Interest::WRITABLE))
-            .await
-            .map(drop)
+        poll_fn(|cx| self.poll_ready(cx, interest)).await.map(drop)
     }
 
     /// True when a dropped owned-buffer receive left data to read.

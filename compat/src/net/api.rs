@@ -339,6 +339,52 @@ macro_rules! stream_traits {
 /// The datagram sends and receives without an address (on a connected socket).
 macro_rules! datagram_api {
     () => {
+        /// Receives one datagram from the connected peer into an owned buffer, from its
+        /// start up to its capacity (a longer datagram is truncated, as by recv(2); a buffer
+        /// without capacity returns 0 at once). On io_uring this is one `IORING_OP_RECV`
+        /// straight into `buf`; on epoll, readiness and one recv(2) into `buf`.
+        ///
+        /// # Buffer ownership
+        ///
+        /// `buf` always comes back, even on error; a dropped future's buffer is freed only
+        /// after the kernel lets go.
+        ///
+        /// # Cancel safety
+        ///
+        /// Cancel safe: a datagram the kernel received for a dropped future is kept for
+        /// the next receive of any kind.
+        ///
+        /// # Errors
+        ///
+        /// As recv(2), e.g. `ConnectionRefused` after an ICMP error.
+        pub async fn recv_owned<B: corio_runtime::buf::IoBufMut>(
+            &self,
+            buf: B,
+        ) -> corio_runtime::buf::BufResult<usize, B> {
+            self.io.read_owned(buf).await
+        }
+
+        /// Sends an owned buffer's initialized bytes as one datagram to the connected peer;
+        /// one `IORING_OP_SEND` from `buf` on io_uring.
+        ///
+        /// # Buffer ownership
+        ///
+        /// `buf` always comes back, even on error.
+        ///
+        /// # Cancel safety
+        ///
+        /// A future dropped while the kernel holds the datagram may still send it.
+        ///
+        /// # Errors
+        ///
+        /// As send(2), e.g. `EMSGSIZE`.
+        pub async fn send_owned<B: corio_runtime::buf::IoBuf>(
+            &self,
+            buf: B,
+        ) -> corio_runtime::buf::BufResult<usize, B> {
+            self.io.write_owned(buf).await
+        }
+
         /// Sends `buf` as one datagram to the connected peer.
         ///
         /// # Errors

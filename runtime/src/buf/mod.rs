@@ -69,46 +69,62 @@ pub unsafe trait IoBufMut: IoBuf {
     unsafe fn set_init(&mut self, len: usize);
 }
 
-// SAFETY: a Vec's heap allocation does not move when the Vec moves; `len` bytes are
-// initialized and `capacity` are allocated.
-unsafe impl IoBuf for Vec<u8> {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-    fn bytes_total(&self) -> usize {
-        self.capacity()
-    }
-}
-
-// SAFETY: as for `IoBuf for Vec<u8>`; the spare capacity is writable.
-unsafe impl IoBufMut for Vec<u8> {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.as_mut_ptr()
-    }
-    unsafe fn set_init(&mut self, len: usize) {
-        if self.len() < len {
-            // SAFETY: the caller guarantees `len <= capacity` bytes are initialized.
-            unsafe { self.set_len(len) };
+/// `IoBuf` + `IoBufMut` for a growable buffer whose heap memory stays put when the value
+/// moves: `len` bytes initialized, `capacity` allocated and writable.
+macro_rules! growable {
+    ($($ty:ty),*) => {$(
+        // SAFETY: the heap allocation does not move when the value moves and lives until
+        // it is dropped; `len` bytes are initialized and `capacity` are allocated.
+        unsafe impl IoBuf for $ty {
+            fn stable_ptr(&self) -> *const u8 {
+                self.as_ptr()
+            }
+            fn bytes_init(&self) -> usize {
+                self.len()
+            }
+            fn bytes_total(&self) -> usize {
+                self.capacity()
+            }
         }
-    }
+
+        // SAFETY: as for `IoBuf`; the spare capacity is writable and owned by the value.
+        unsafe impl IoBufMut for $ty {
+            fn stable_mut_ptr(&mut self) -> *mut u8 {
+                self.as_mut_ptr()
+            }
+            unsafe fn set_init(&mut self, len: usize) {
+                if self.len() < len {
+                    // SAFETY: the caller guarantees `len <= capacity` bytes are initialized.
+                    unsafe { self.set_len(len) };
+                }
+            }
+        }
+    )*};
 }
 
-// SAFETY: a boxed slice's heap allocation does not move with the box; all of it is
-// initialized.
-unsafe impl IoBuf for Box<[u8]> {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-    fn bytes_total(&self) -> usize {
-        self.len()
-    }
+/// `IoBuf` for a buffer of fixed length whose memory stays put when the value moves and
+/// is all initialized.
+macro_rules! fixed {
+    ($($ty:ty),*) => {$(
+        // SAFETY: a boxed slice's heap memory, a `Bytes`'s shared heap or static memory and
+        // static memory do not move with the value and live while it does; all `len`
+        // bytes are initialized.
+        unsafe impl IoBuf for $ty {
+            fn stable_ptr(&self) -> *const u8 {
+                self.as_ptr()
+            }
+            fn bytes_init(&self) -> usize {
+                self.len()
+            }
+            fn bytes_total(&self) -> usize {
+                self.len()
+            }
+        }
+    )*};
 }
+
+growable!(Vec<u8>, bytes::BytesMut);
+fixed!(Box<[u8]>, &'static [u8], bytes::Bytes);
 
 // SAFETY: as for `IoBuf for Box<[u8]>`; every byte is writable.
 unsafe impl IoBufMut for Box<[u8]> {
@@ -116,58 +132,4 @@ unsafe impl IoBufMut for Box<[u8]> {
         self.as_mut_ptr()
     }
     unsafe fn set_init(&mut self, _len: usize) {}
-}
-
-// SAFETY: static memory never moves and is never freed.
-unsafe impl IoBuf for &'static [u8] {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-    fn bytes_total(&self) -> usize {
-        self.len()
-    }
-}
-
-// SAFETY: a `Bytes` points into shared heap or static memory that does not move when the
-// handle moves and lives while any handle does; all `len` bytes are initialized.
-unsafe impl IoBuf for bytes::Bytes {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-    fn bytes_total(&self) -> usize {
-        self.len()
-    }
-}
-
-// SAFETY: a `BytesMut` owns its heap memory, which does not move with the handle; `len`
-// bytes are initialized and `capacity` are allocated.
-unsafe impl IoBuf for bytes::BytesMut {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-    fn bytes_total(&self) -> usize {
-        self.capacity()
-    }
-}
-
-// SAFETY: as for `IoBuf for BytesMut`; its spare capacity is writable and owned by it.
-unsafe impl IoBufMut for bytes::BytesMut {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.as_mut_ptr()
-    }
-    unsafe fn set_init(&mut self, len: usize) {
-        if self.len() < len {
-            // SAFETY: the caller guarantees `len <= capacity` bytes are initialized.
-            unsafe { self.set_len(len) };
-        }
-    }
 }

@@ -28,3 +28,18 @@ pub(crate) mod symlinkat;
 pub(crate) mod unlinkat;
 pub(crate) mod write;
 pub(crate) mod writev;
+
+/// The output of an op that read into the start of `buf`: the CQE's count, with that many
+/// bytes of `buf` marked initialized.
+pub(crate) fn filled<B: crate::buf::IoBufMut>(
+    mut buf: B,
+    completion: crate::driver::Completion,
+) -> crate::buf::BufResult<usize, B> {
+    let result = crate::error::cqe_result(completion.result).map(|n| n as usize);
+    if let Ok(n) = result {
+        // SAFETY: the kernel initialized the first `n` bytes, and never reports more than
+        // the `bytes_total` it was given.
+        unsafe { buf.set_init(n) };
+    }
+    (result, buf)
+}

@@ -36,13 +36,8 @@ impl<B: IoBufMut> Orphan for Read<B> {
 impl<B: IoBufMut> Completable for Read<B> {
     type Output = BufResult<usize, B>;
 
-    fn complete(mut self, completion: Completion) -> BufResult<usize, B> {
-        let result = cqe_result(completion.result).map(|n| n as usize);
-        if let Ok(n) = result {
-            // SAFETY: the kernel initialized the first `n` bytes, `n <= bytes_total`.
-            unsafe { self.buf.set_init(n) };
-        }
-        (result, self.buf)
+    fn complete(self, completion: Completion) -> BufResult<usize, B> {
+        super::filled(self.buf, completion)
     }
 }
 

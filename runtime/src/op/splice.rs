@@ -1,6 +1,6 @@
 //! `IORING_OP_SPLICE` (splice(2)): moves up to `len` bytes from one fd to another, one of
 //! them a pipe, without copying them through user memory. corio uses it for file → pipe
-//! (at an offset) and pipe → socket. Resources kept alive: both fds. Result: bytes moved
+//! (at an offset), pipe → socket, socket → pipe and pipe → file (at an offset). Resources kept alive: both fds. Result: bytes moved
 //! (0 at the file's end), or `-errno` (`EINVAL` where the file system cannot splice,
 //! `EAGAIN` from a full non-blocking socket). Cancellation: a splice that already moved
 //! bytes completes with their count. Kernel 5.7.
@@ -20,7 +20,7 @@ use crate::gate::Ticket;
 pub(crate) struct Splice {
     _from: SharedFd,
     _to: SharedFd,
-    /// The socket's write ticket, for a splice into a socket beside readiness I/O.
+    /// The socket's ticket, for a splice into or out of a socket beside readiness I/O.
     pub(crate) ticket: Option<Ticket>,
 }
 
@@ -44,9 +44,33 @@ pub(crate) fn splice(
     to: &SharedFd,
     len: u32,
 ) -> io::Result<Op<Splice>> {
-    let off_in = offset.map_or(-1, |off| i64::try_from(off).unwrap_or(i64::MAX));
-    let sqe =
-        opcode::Splice::new(types::Fd(from.raw()), off_in, types::Fd(to.raw()), -1, len).build();
+    submit(from, offset.map_or(-1, as_offset), to, -1, len)
+}
+
+/// Submits a splice of up to `len` bytes from `from` (at its position) to `to` at `offset`.
+pub(crate) fn splice_to(
+    from: &SharedFd,
+    to: &SharedFd,
+    offset: u64,
+    len: u32,
+) -> io::Result<Op<Splice>> {
+    submit(from, -1, to, as_offset(offset), len)
+}
+
+/// A file offset as splice(2) takes it (-1 means "the fd's position").
+fn as_offset(offset: u64) -> i64 {
+    i64::try_from(offset).unwrap_or(i64::MAX)
+}
+
+fn submit(
+    from: &SharedFd,
+    off_in: i64,
+    to: &SharedFd,
+    off_out: i64,
+    len: u32,
+) -> io::Result<Op<Splice>> {
+    let (fd_in, fd_out) = (types::Fd(from.raw()), types::Fd(to.raw()));
+    let sqe = opcode::Splice::new(fd_in, off_in, fd_out, off_out, len).build();
     let data = Splice {
         _from: from.clone(),
         _to: to.clone(),

@@ -156,19 +156,8 @@ impl UnixDatagram {
         self.io.try_send_to(buf, &SockAddr::unix(target)?)
     }
 
-    /// Receives one datagram into an owned buffer, from its start up to its capacity (a
-    /// longer datagram is truncated, as by recvfrom(2)), and its sender. On io_uring this is
-    /// one `IORING_OP_RECVMSG` straight into `buf`; on epoll, readiness and one recvfrom(2).
-    ///
-    /// # Buffer ownership
-    ///
-    /// `buf` always comes back, even on error; a dropped future's buffer is freed only
-    /// after the kernel lets go.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: a datagram the kernel received for a dropped future is kept for the
-    /// next receive of any kind.
+    /// [`Self::recv_owned`] from any sender, with its address: one `IORING_OP_RECVMSG`
+    /// straight into `buf` on io_uring. Ownership and cancel safety as there.
     ///
     /// # Errors
     ///
@@ -181,16 +170,8 @@ impl UnixDatagram {
         (with_unix(received), buf)
     }
 
-    /// Sends an owned buffer's initialized bytes as one datagram to `target`; one
-    /// `IORING_OP_SENDMSG` from `buf` on io_uring.
-    ///
-    /// # Buffer ownership
-    ///
-    /// `buf` always comes back, even on error.
-    ///
-    /// # Cancel safety
-    ///
-    /// A future dropped while the kernel holds the datagram may still send it.
+    /// [`Self::send_owned`] to `target`: one `IORING_OP_SENDMSG` on io_uring. Ownership and
+    /// cancel safety as there.
     ///
     /// # Errors
     ///
