@@ -1,7 +1,8 @@
 //! Support for the code `corio-macros` generates and for corio's own tests. Not a
 //! public API.
 
-use crate::{Backend, Builder, Runtime, BACKEND_ENV};
+use crate::driver::Ring;
+use crate::{Backend, Builder, Runtime, Unavailable, BACKEND_ENV};
 
 /// The variable that turns a skipped uring test half into a failure.
 pub const REQUIRE_URING_ENV: &str = "CORIO_REQUIRE_URING";
@@ -58,4 +59,27 @@ fn env_backend() -> Backend {
         .ok()
         .and_then(|value| Backend::parse(&value).ok())
         .unwrap_or(Backend::Auto)
+}
+
+/// Makes every later ring setup of this process, the probe's and each worker's, treat the
+/// required opcode `name` (e.g. `"IORING_OP_SHUTDOWN"`) as missing, so that io_uring is
+/// unavailable with [`Unavailable::MissingOpcode`]. For tests of the epoll fallback, in a
+/// process of their own. False when `name` is not a required opcode.
+pub fn force_required_opcode_missing(name: &str) -> bool {
+    Ring::force_required_missing(name)
+}
+
+/// Lets the next `rings` worker rings of this process start and makes every later one
+/// fail with `reason`, while the probe still succeeds: a worker that fails after `Auto`
+/// chose io_uring. For tests, in a process of their own.
+pub fn fail_worker_rings_after(rings: usize, reason: Unavailable) {
+    Ring::fail_after(rings, reason);
+}
+
+/// Makes the calling worker's io_uring driver panic at its next turn, to test what a
+/// driver panic turns into: the ring is poisoned and its operations fail with an error
+/// naming the worker. Returns false, doing nothing, on a thread without a ring (the epoll
+/// backend, which has no corio driver, or a thread that is not a uring worker).
+pub fn panic_in_driver_once() -> bool {
+    crate::driver::panic_in_driver_once()
 }

@@ -78,14 +78,23 @@ fn requested(configured: Backend, use_env: bool) -> io::Result<(Backend, &'stati
     }
 }
 
+/// A backend decision for a runtime about to start.
+#[derive(Debug)]
+pub(crate) struct Resolved {
+    /// The backend to start on.
+    pub(crate) info: BackendInfo,
+    /// True when `Auto` chose it: if the uring workers fail to start, epoll stands in.
+    pub(crate) auto: bool,
+}
+
 /// Decides the backend for a runtime about to start.
 pub(crate) fn resolve(
     configured: Backend,
     use_env: bool,
     ring: RingConfig,
-) -> io::Result<BackendInfo> {
+) -> io::Result<Resolved> {
     let (backend, source) = requested(configured, use_env)?;
-    match backend {
+    let info = match backend {
         Backend::Epoll => Ok(BackendInfo {
             kind: BackendKind::Epoll,
             reason: format!("epoll requested by {source}"),
@@ -101,7 +110,11 @@ pub(crate) fn resolve(
             )),
         },
         Backend::Auto => Ok(auto(ring)),
-    }
+    }?;
+    Ok(Resolved {
+        info,
+        auto: backend == Backend::Auto,
+    })
 }
 
 fn auto(ring: RingConfig) -> BackendInfo {
@@ -117,6 +130,16 @@ fn auto(ring: RingConfig) -> BackendInfo {
                 reason: format!("io_uring unavailable: {reason}"),
             }
         }
+    }
+}
+
+/// The backend `Auto` falls back to when the uring workers failed to start after the
+/// probe succeeded (`error` says why).
+pub(crate) fn after_failed_start(error: &io::Error) -> BackendInfo {
+    tracing::warn!(reason = %error, "io_uring workers failed to start, falling back to epoll");
+    BackendInfo {
+        kind: BackendKind::Epoll,
+        reason: format!("io_uring unavailable: {error}"),
     }
 }
 

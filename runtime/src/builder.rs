@@ -3,7 +3,7 @@
 
 use std::io;
 
-use crate::backend::{self, Backend};
+use crate::backend::{self, Backend, BackendInfo, BackendKind};
 use crate::driver::RingConfig;
 use crate::runtime::Runtime;
 
@@ -33,6 +33,7 @@ pub struct Builder {
     pub(crate) ring_entries: u32,
     pub(crate) sharded: bool,
     pub(crate) thread_name: String,
+    pub(crate) trim_memory: bool,
     /// Whether `CORIO_BACKEND` overrides `backend`.
     pub(crate) backend_env: bool,
     /// Whether `CORIO_WORKERS` overrides `workers`.
@@ -47,7 +48,7 @@ impl Default for Builder {
 
 impl Builder {
     /// A builder with the defaults: one worker per CPU in the affinity mask, `Auto`
-    /// backend, pinned workers, 256 ring entries.
+    /// backend, pinned workers, 256 ring entries, memory trimmed after load drops.
     pub fn new() -> Builder {
         Builder {
             workers: None,
@@ -56,6 +57,7 @@ impl Builder {
             ring_entries: DEFAULT_RING_ENTRIES,
             sharded: false,
             thread_name: "corio-worker".to_owned(),
+            trim_memory: true,
             backend_env: true,
             workers_env: true,
         }
@@ -98,6 +100,16 @@ impl Builder {
         self
     }
 
+    /// Whether a worker gives freed memory back to the kernel after its load drops
+    /// (default true): when its live task count has fallen by a quarter of its peak, and
+    /// by at least 256 tasks, the worker calls glibc's `malloc_trim(0)`, so that RSS comes
+    /// back down after a wave of connections closes instead of staying at its peak. Checked
+    /// once a second; no effect outside glibc.
+    pub fn trim_memory(mut self, trim: bool) -> Builder {
+        self.trim_memory = trim;
+        self
+    }
+
     /// Ignore `CORIO_BACKEND` and `CORIO_WORKERS` (tests that pick a backend on purpose).
     pub(crate) fn ignore_env(self) -> Builder {
         self.ignore_backend_env().ignore_workers_env()
@@ -122,7 +134,8 @@ impl Builder {
     ///
     /// An invalid setting or `CORIO_*` variable (`InvalidInput`); `uring` requested
     /// while io_uring is unavailable (`Unsupported`, with the reason); a worker that
-    /// failed to start.
+    /// failed to start. When `Auto` chose io_uring and a worker then fails to set up its
+    /// ring, the runtime starts on epoll instead, with that error as the reason.
     pub fn build(self) -> io::Result<Runtime> {
         let workers = self.worker_count()?;
         if !self.ring_entries.is_power_of_two() || self.ring_entries > 32768 {
@@ -134,7 +147,17 @@ impl Builder {
         let ring = RingConfig {
             entries: self.ring_entries,
         };
-        let backend = backend::resolve(self.backend, self.backend_env, ring)?;
+        let resolved = backend::resolve(self.backend, self.backend_env, ring)?;
+        let uring = resolved.info.kind == BackendKind::Uring;
+        match self.start(workers, resolved.info, ring) {
+            Err(err) if uring && resolved.auto => {
+                self.start(workers, backend::after_failed_start(&err), ring)
+            }
+            started => started,
+        }
+    }
+
+    fn start(&self, workers: usize, backend: BackendInfo, ring: RingConfig) -> io::Result<Runtime> {
         tracing::info!(
             backend = %backend.kind,
             reason = %backend.reason,
@@ -142,7 +165,7 @@ impl Builder {
             ring_entries = self.ring_entries,
             "corio runtime starting"
         );
-        Runtime::start(&self, workers, backend, ring)
+        Runtime::start(self, workers, backend, ring)
     }
 
     fn worker_count(&self) -> io::Result<usize> {

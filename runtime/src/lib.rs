@@ -22,6 +22,7 @@ mod socket;
 mod spawn;
 mod splice;
 mod trace;
+mod trim;
 mod worker;
 
 pub use backend::{

@@ -95,7 +95,7 @@ impl Runtime {
         let (ready_tx, ready_rx) = mpsc::channel();
         let mut threads = Vec::with_capacity(workers);
         let mut shared_txs = Vec::with_capacity(workers);
-        for id in 0..workers {
+        let spawned = (0..workers).try_for_each(|id| {
             let (shared_tx, shared_rx) = mpsc::channel();
             let (stop_tx, stop_rx) = oneshot::channel();
             let config = WorkerConfig {
@@ -103,6 +103,7 @@ impl Runtime {
                 cpu: builder.pin_workers.then(|| cpus[id % cpus.len()]),
                 ring: (backend.kind == BackendKind::Uring).then_some(ring),
                 name: builder.thread_name.clone(),
+                trim_memory: builder.trim_memory,
             };
             let links = WorkerLinks {
                 ready: ready_tx.clone(),
@@ -114,9 +115,20 @@ impl Runtime {
                 stop: Some(stop_tx),
             });
             shared_txs.push(shared_tx);
-        }
+            Ok(())
+        });
+        // From here only the workers hold senders: one that exits without reporting ends
+        // `collect_handles` instead of blocking it.
+        drop(ready_tx);
+        let handles = match spawned.and_then(|()| collect_handles(&ready_rx, workers)) {
+            Ok(handles) => handles,
+            Err(err) => {
+                abandon_start(threads, shared_txs);
+                return Err(err);
+            }
+        };
         let shared = Arc::new(Shared {
-            handles: collect_handles(&ready_rx, workers)?,
+            handles,
             backend,
             sharded: builder.sharded,
             bound: Mutex::new(HashMap::new()),
@@ -509,6 +521,18 @@ fn collect_handles(
         handles[id] = Some(handle);
     }
     Ok(handles.into_iter().flatten().collect())
+}
+
+/// Undoes a failed start: closing the `shared` channels makes every worker that did start
+/// drop its runtime (and ring) and exit, and each thread is joined, so none outlives the
+/// failed `Builder::build`.
+fn abandon_start(threads: Vec<WorkerThread>, shared: Vec<mpsc::Sender<Arc<Shared>>>) {
+    drop(shared);
+    for thread in threads.into_iter().filter_map(|worker| worker.thread) {
+        if thread.join().is_err() {
+            tracing::error!("a corio worker panicked during a failed start");
+        }
+    }
 }
 
 /// A task's output, or its panic resumed on this thread.

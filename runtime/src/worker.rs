@@ -24,6 +24,8 @@ pub(crate) struct WorkerConfig {
     pub(crate) cpu: Option<usize>,
     pub(crate) ring: Option<RingConfig>,
     pub(crate) name: String,
+    /// Give freed memory back after load drops (`trim.rs`).
+    pub(crate) trim_memory: bool,
 }
 
 /// The channels a worker thread talks to its `Runtime` through.
@@ -117,6 +119,7 @@ fn start(config: &WorkerConfig) -> io::Result<tokio::runtime::Runtime> {
     builder.on_thread_park(driver::on_park);
     let rt = builder.build()?;
     let ring = Ring::new(ring_config).map_err(|reason| reason.into_io_error())?;
+    ring.set_worker(config.id);
     let eventfd = ring.eventfd();
     context::set_ring(Some(ring));
     let _enter = rt.enter();
@@ -138,6 +141,9 @@ fn serve(
         local: local.clone(),
         next: std::cell::Cell::new(config.id),
     })));
+    if config.trim_memory {
+        rt.spawn(crate::trim::trim_after_drops(rt.handle().clone()));
+    }
     tracing::debug!(worker = config.id, cpu = ?config.cpu, "worker started");
     let timeout = local.block_on(rt, async move { stop.await.unwrap_or(None) });
     context::set_worker(None);

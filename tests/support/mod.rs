@@ -30,6 +30,10 @@ pub(crate) fn open_fds() -> usize {
         .count()
 }
 
+pub(crate) mod child;
 pub(crate) mod hello_service;
 pub(crate) mod http;
 pub(crate) mod net;
+pub(crate) mod peer;
+pub(crate) mod proc;
+pub(crate) mod wire;

@@ -2,6 +2,7 @@
 //! and the wakers they release are collected so they can be woken after the ring's
 //! borrow ends. Also the op-facing polls and the shutdown drain.
 
+use std::io;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -49,15 +50,22 @@ impl Ring {
     }
 
     /// Polls a single-shot op: its completion once the final CQE arrived (the slot is
-    /// then free), or `Pending` with the task's waker stored.
-    pub(crate) fn poll_op(&mut self, index: usize, cx: &mut Context<'_>) -> Poll<Completion> {
+    /// then free), or `Pending` with the task's waker stored. On a poisoned ring an op
+    /// still in flight fails; the caller must then leave its resources in the slot.
+    pub(crate) fn poll_op(
+        &mut self,
+        index: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Completion>> {
+        if let Lifecycle::Completed(completion) = self.ops[index] {
+            self.ops.remove(index);
+            return Poll::Ready(Ok(completion));
+        }
+        if let Some(err) = self.poisoned() {
+            return Poll::Ready(Err(err));
+        }
         let slot = &mut self.ops[index];
         match slot {
-            Lifecycle::Completed(completion) => {
-                let completion = *completion;
-                self.ops.remove(index);
-                Poll::Ready(completion)
-            }
             Lifecycle::Waiting(waker) if waker.will_wake(cx.waker()) => Poll::Pending,
             Lifecycle::Submitted | Lifecycle::Waiting(_) => {
                 *slot = Lifecycle::Waiting(cx.waker().clone());
@@ -68,12 +76,14 @@ impl Ring {
     }
 
     /// Polls a multishot op for its next CQE; `None` once the final CQE was taken
-    /// (the slot is then free).
+    /// (the slot is then free). On a poisoned ring, once the queued CQEs are taken, an
+    /// op still in flight fails; the caller must then leave its resources in the slot.
     pub(crate) fn poll_stream(
         &mut self,
         index: usize,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Completion>> {
+    ) -> Poll<io::Result<Option<Completion>>> {
+        let poisoned = self.poisoned();
         let Lifecycle::Streaming {
             waker,
             queue,
@@ -83,11 +93,14 @@ impl Ring {
             unreachable!("poll_stream on a slot that is not Streaming");
         };
         if let Some(completion) = queue.pop_front() {
-            return Poll::Ready(Some(completion));
+            return Poll::Ready(Ok(Some(completion)));
         }
         if *finished {
             self.ops.remove(index);
-            return Poll::Ready(None);
+            return Poll::Ready(Ok(None));
+        }
+        if let Some(err) = poisoned {
+            return Poll::Ready(Err(err));
         }
         match waker {
             Some(w) if w.will_wake(cx.waker()) => {}
@@ -130,7 +143,14 @@ impl Ring {
                     return false;
                 }
             }
-            self.reap();
+            if self
+                .guarded(|ring| {
+                    ring.reap();
+                })
+                .is_err()
+            {
+                return false;
+            }
             self.ready.clear();
         }
         true
@@ -138,20 +158,32 @@ impl Ring {
 }
 
 impl Drop for Ring {
+    /// Drains the ring, or leaks what the kernel may still use: a poisoned ring is not
+    /// drained (its slab cannot be trusted), and neither is one whose ops outlive
+    /// `DRAIN_TIMEOUT`. Either way its remote stays registered, so orphans sent to it
+    /// later are leaked rather than freed.
     fn drop(&mut self) {
         let in_flight = self.ops.len();
-        if self.drain() {
+        if !self.is_poisoned() && self.drain() {
             drop(self.remote.close());
             tracing::debug!(ring = self.id(), in_flight, "ring drained");
+            return;
+        }
+        // The kernel may still write into buffers the slab owns: leak them and the
+        // ring rather than free memory it can touch.
+        if let Some(poison) = self.remote.poisoned() {
+            tracing::error!(
+                ring = self.id(),
+                live = in_flight,
+                "{poison}; leaking their buffers"
+            );
         } else {
-            // The kernel may still write into buffers the slab owns: leak them and the
-            // ring rather than free memory it can touch.
             tracing::error!(
                 ring = self.id(),
                 live = self.ops.len(),
                 "ops did not finish within {DRAIN_TIMEOUT:?}; leaking their buffers"
             );
-            std::mem::forget(std::mem::take(&mut self.ops));
         }
+        std::mem::forget(std::mem::take(&mut self.ops));
     }
 }

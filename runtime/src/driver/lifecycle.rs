@@ -24,6 +24,23 @@
 //! Rules: a slot is freed only after its final CQE (one without `IORING_CQE_F_MORE`) has
 //! been seen; dropping an op never blocks (it pushes an `AsyncCancel` and leaves the
 //! resources in the slot); only `Ring`'s `Drop` at shutdown waits for CQEs.
+//!
+//! # A poisoned ring
+//!
+//! When the ring's driver panics (see `poison.rs`), no CQE is applied any more, so no
+//! slot moves on its own again:
+//!
+//! | state        | on poisoning                  | then                                   |
+//! |--------------|-------------------------------|----------------------------------------|
+//! | `Submitted`  | —                             | `Op` polled: resources move into the slot (`Cancelled`), the op fails |
+//! | `Waiting`    | waker taken and woken: `Submitted` | as `Submitted`                    |
+//! | `Completed`  | —                             | `Op` polled: its result, slot freed (the kernel let go) |
+//! | `Cancelled`  | —                             | never freed: leaked with the slab when the ring drops |
+//! | `Streaming`  | waker taken and woken         | queued CQEs still delivered, then the op ends: resources move into the slot (`Cancelled`) |
+//!
+//! An op dropped after poisoning moves its resources into its slot too, without an
+//! `AsyncCancel` (a poisoned ring submits nothing). Resources the kernel may still use
+//! are never freed: they end leaked, with the slab.
 
 use std::collections::VecDeque;
 use std::task::Waker;
@@ -134,6 +151,19 @@ impl Lifecycle {
         }
     }
 
+    /// The ring was poisoned: takes the waker of the task waiting on this slot, which
+    /// must be woken to see the error. The resources stay where they are.
+    pub(crate) fn take_waker(&mut self) -> Option<Waker> {
+        match self {
+            Lifecycle::Waiting(_) => match std::mem::replace(self, Lifecycle::Submitted) {
+                Lifecycle::Waiting(waker) => Some(waker),
+                _ => unreachable!("Waiting"),
+            },
+            Lifecycle::Streaming { waker, .. } => waker.take(),
+            Lifecycle::Submitted | Lifecycle::Completed(_) | Lifecycle::Cancelled(_) => None,
+        }
+    }
+
     /// True when the kernel has let go of this op (no CQE will follow).
     pub(crate) fn is_finished(&self) -> bool {
         match self {
@@ -214,6 +244,78 @@ mod tests {
             _ => panic!("not streaming"),
         }
         assert!(slot.is_finished());
+    }
+
+    /// Counts its drops: resources the slot must keep alive.
+    struct Kept(Arc<AtomicUsize>);
+    impl Orphan for Kept {
+        fn discard(&mut self, _: Completion) {}
+    }
+    impl Drop for Kept {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn poisoning_takes_the_waiting_task_and_leaves_the_op_in_flight() {
+        let counter = Arc::new(CountWake(AtomicUsize::new(0)));
+        let mut slot = Lifecycle::Waiting(Waker::from(counter.clone()));
+        slot.take_waker().expect("the waiting task").wake();
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        assert!(
+            matches!(slot, Lifecycle::Submitted),
+            "nobody waits any more"
+        );
+        assert!(!slot.is_finished(), "the kernel still owns the op");
+        assert!(slot.take_waker().is_none(), "woken once");
+    }
+
+    #[test]
+    fn poisoning_a_stream_keeps_its_queued_cqes() {
+        let counter = Arc::new(CountWake(AtomicUsize::new(0)));
+        let mut slot = Lifecycle::new(true);
+        slot.complete(cqe(1, MORE));
+        if let Lifecycle::Streaming { waker, .. } = &mut slot {
+            *waker = Some(Waker::from(counter.clone()));
+        }
+        slot.take_waker().expect("the waiting task").wake();
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        match &slot {
+            Lifecycle::Streaming {
+                waker,
+                queue,
+                finished,
+            } => {
+                assert!(waker.is_none());
+                assert_eq!(queue.len(), 1, "queued CQEs are still delivered");
+                assert!(!*finished);
+            }
+            _ => panic!("not streaming"),
+        }
+    }
+
+    #[test]
+    fn poisoning_keeps_cancelled_resources_and_completed_results() {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let mut slot = Lifecycle::Cancelled(Box::new(Kept(dropped.clone())));
+        assert!(slot.take_waker().is_none());
+        assert!(matches!(slot, Lifecycle::Cancelled(_)));
+        assert_eq!(
+            dropped.load(Ordering::SeqCst),
+            0,
+            "the kernel may still use them"
+        );
+        drop(slot);
+        assert_eq!(
+            dropped.load(Ordering::SeqCst),
+            1,
+            "freed only with the slot"
+        );
+
+        let mut slot = Lifecycle::Completed(cqe(9, 0));
+        assert!(slot.take_waker().is_none());
+        assert!(matches!(slot, Lifecycle::Completed(c) if c.result == 9));
     }
 
     #[test]

@@ -4,11 +4,13 @@
 //! touched by that thread. Ops push SQEs into it while tasks run (`submit.rs`); the SQ is
 //! flushed, and the CQ reaped, by the worker's driver task and by tokio's park hook
 //! (`wake.rs`, `complete.rs`). Ops dropped on another thread reach the ring through its
-//! [`Remote`] handle. See `lifecycle.rs` for who owns an op's resources when.
+//! [`Remote`] handle. See `lifecycle.rs` for who owns an op's resources when, and
+//! `poison.rs` for what a panic inside the driver turns into.
 
 mod complete;
 mod lifecycle;
 pub(crate) mod op;
+mod poison;
 mod probe;
 mod remote;
 mod submit;
@@ -22,6 +24,7 @@ use io_uring::IoUring;
 use slab::Slab;
 
 pub(crate) use lifecycle::{Completion, Orphan};
+pub(crate) use poison::panic_in_driver_once;
 pub(crate) use probe::{probe, RingConfig, Setup};
 pub(crate) use remote::Remote;
 pub(crate) use wake::{on_park, DriverTask};
@@ -40,6 +43,8 @@ pub(crate) const UNTRACKED: u64 = u64::MAX;
 ///   final CQE has been reaped; the resources the SQE points into are owned either by the
 ///   `Op` future of that slot or by the slot itself (`Lifecycle::Cancelled`).
 /// - The ring is only used from the thread that created it.
+/// - Once poisoned (`poison.rs`) the ring submits and reaps nothing, and frees no slot
+///   the kernel may still use: such slots are leaked with the slab.
 pub(crate) struct Ring {
     uring: IoUring,
     ops: Slab<Lifecycle>,
@@ -87,13 +92,13 @@ impl Ring {
         }
     }
 
-    /// One turn of the driver: take ops dropped on other threads, submit queued SQEs,
-    /// run deferred completions and reap the CQ.
-    pub(crate) fn turn(&mut self) {
+    /// The body of [`Ring::turn`], which runs it with panics caught (`poison.rs`).
+    fn turn_once(&mut self) {
         self.adopt_remote_orphans();
         if let Err(err) = self.flush() {
             tracing::error!(error = %err, "io_uring submit failed");
         }
+        self.injected_panic();
         self.reap();
     }
 
@@ -121,6 +126,7 @@ impl std::fmt::Debug for Ring {
         f.debug_struct("Ring")
             .field("id", &self.id())
             .field("in_flight", &self.ops.len())
+            .field("poisoned", &self.is_poisoned())
             .field("setup", &self.setup)
             .finish()
     }

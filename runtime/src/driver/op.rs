@@ -6,6 +6,10 @@
 //! op is in flight; if it is dropped first, `T` moves into the ring's slab (locally, or
 //! through the ring's [`Remote`] from another thread) and the op is cancelled, so the
 //! kernel never writes into freed memory.
+//!
+//! On a poisoned ring (`poison.rs`) an op still in flight fails when polled: `T` moves
+//! into the slab, where it is leaked, and the op resolves to the ring's error (see
+//! [`Poisoned`]); a multishot op ends.
 
 use std::future::Future;
 use std::io;
@@ -20,10 +24,40 @@ use crate::context;
 /// The resources of an op and how its final CQE turns them into the op's output.
 pub(crate) trait Completable: Orphan + Send + 'static {
     /// What the op resolves to.
-    type Output;
+    type Output: Poisoned;
 
     /// Builds the output from the final CQE; the kernel no longer uses `self`.
     fn complete(self, completion: Completion) -> Self::Output;
+}
+
+/// An op's output when its ring was poisoned: built from the ring's error alone, since
+/// the op's resources stay with the kernel.
+pub(crate) trait Poisoned: Sized {
+    /// The output carrying `err`.
+    ///
+    /// # Errors
+    ///
+    /// `err` back when the output must also return the op's buffer, which the kernel may
+    /// still use (`BufResult`).
+    fn poisoned(err: io::Error) -> Result<Self, io::Error>;
+}
+
+impl<T> Poisoned for io::Result<T> {
+    fn poisoned(err: io::Error) -> Result<Self, io::Error> {
+        Ok(Err(err))
+    }
+}
+
+impl<T, B> Poisoned for (io::Result<T>, B) {
+    fn poisoned(err: io::Error) -> Result<Self, io::Error> {
+        Err(err)
+    }
+}
+
+impl Poisoned for () {
+    fn poisoned(_: io::Error) -> Result<Self, io::Error> {
+        Ok(())
+    }
 }
 
 /// Where an op lives: its ring and slot.
@@ -130,19 +164,40 @@ impl<T: Completable> Op<T> {
 // The op's resources are never pinned: the kernel points into their heap memory.
 impl<T: Completable> Unpin for Op<T> {}
 
+/// # Panics
+///
+/// When polled on a thread that does not own the op's ring, or after completion. On a
+/// poisoned ring, an op whose output returns a buffer (`BufResult`) panics with the
+/// ring's error: the buffer stays with the kernel, so it cannot be given back.
 impl<T: Completable> Future for Op<T> {
     type Output = T::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         let this = self.get_mut();
         assert!(this.data.is_some(), "Op polled after completion");
-        let completion =
-            std::task::ready!(this.slot.with(|ring| ring.poll_op(this.slot.index, cx)));
-        let data = this
-            .data
-            .take()
-            .unwrap_or_else(|| unreachable!("Completed"));
-        Poll::Ready(data.complete(completion))
+        let index = this.slot.index;
+        let polled = this.slot.with(|ring| {
+            let polled = ring.poll_op(index, cx);
+            if matches!(polled, Poll::Ready(Err(_))) {
+                if let Some(data) = this.data.take() {
+                    ring.detach(index, Box::new(data));
+                }
+            }
+            polled
+        });
+        match std::task::ready!(polled) {
+            Ok(completion) => {
+                let data = this
+                    .data
+                    .take()
+                    .unwrap_or_else(|| unreachable!("Completed"));
+                Poll::Ready(data.complete(completion))
+            }
+            Err(err) => match T::Output::poisoned(err) {
+                Ok(output) => Poll::Ready(output),
+                Err(err) => panic!("{err} (this operation's buffer stays with the kernel)"),
+            },
+        }
     }
 }
 
@@ -208,16 +263,31 @@ impl<T: Orphan + Send + 'static> StreamOp<T> {
         self.slot.is_local()
     }
 
-    /// The next CQE, or `None` after the final one.
+    /// The next CQE, or `None` after the final one. On a poisoned ring, once the queued
+    /// CQEs are taken, `None` too: the op's resources stay in the slab, and submitting a
+    /// new op (what a caller does when a multishot op ends) fails with the ring's error.
+    /// A `Completion` has no room for that error's message; the submission has.
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Completion>> {
         if self.data.is_none() {
             return Poll::Ready(None);
         }
-        let next = std::task::ready!(self.slot.with(|ring| ring.poll_stream(self.slot.index, cx)));
-        if next.is_none() {
-            self.data = None;
+        let index = self.slot.index;
+        let next = self.slot.with(|ring| {
+            let next = ring.poll_stream(index, cx);
+            if matches!(next, Poll::Ready(Err(_))) {
+                if let Some(data) = self.data.take() {
+                    ring.detach(index, Box::new(data));
+                }
+            }
+            next
+        });
+        match std::task::ready!(next) {
+            Ok(Some(completion)) => Poll::Ready(Some(completion)),
+            Ok(None) | Err(_) => {
+                self.data = None;
+                Poll::Ready(None)
+            }
         }
-        Poll::Ready(next)
     }
 }
 

@@ -5,18 +5,21 @@
 //! to fewer flags when the kernel rejects them with `EINVAL`. Every opcode corio uses is
 //! checked with `IORING_REGISTER_PROBE`; a missing one makes the backend unavailable.
 //! The file-system opcodes are optional: recorded per process, and a call whose opcode is
-//! missing falls back to the blocking pool (`corio::fs`).
+//! missing falls back to the blocking pool (`corio::fs`). Last, one NOP is submitted
+//! and waited for, so a ring whose `io_uring_enter` is refused (a seccomp filter that
+//! allows only `io_uring_setup`) counts as unavailable instead of giving a runtime that
+//! never completes an op.
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use io_uring::{opcode, IoUring, Probe};
 use slab::Slab;
 
-use super::{Remote, Ring};
-use crate::error::Unavailable;
+use super::{Remote, Ring, UNTRACKED};
+use crate::error::{self, Unavailable};
 
 /// Parameters of a ring.
 #[derive(Debug, Clone, Copy)]
@@ -89,10 +92,14 @@ impl OpcodeSet {
 
 /// Optional opcodes the probe of a ring found.
 static SUPPORTED: OpcodeSet = OpcodeSet::new();
-/// Optional opcodes a test declared missing ([`Ring::force_missing`]).
+/// Opcodes a test declared missing ([`Ring::force_missing`],
+/// [`Ring::force_required_missing`]).
 static FORCED_MISSING: OpcodeSet = OpcodeSet::new();
 /// Missing opcodes already logged.
 static WARNED: OpcodeSet = OpcodeSet::new();
+/// A failure a test scheduled for `Ring::new`: how many rings still start, then the
+/// reason every later one fails with ([`Ring::fail_after`]).
+static FORCED_FAILURE: Mutex<Option<(usize, Unavailable)>> = Mutex::new(None);
 
 fn record_optional(supported: impl Fn(u8) -> bool) {
     for (code, _) in OPTIONAL.iter().filter(|(code, _)| supported(*code)) {
@@ -132,6 +139,44 @@ impl Ring {
             None => false,
         }
     }
+
+    /// Makes every later ring setup of the process (probe and `Ring::new`) treat the
+    /// required opcode `name` (e.g. `"IORING_OP_SHUTDOWN"`) as missing, for tests of the
+    /// epoll fallback. False when `name` is not a required opcode.
+    pub(crate) fn force_required_missing(name: &str) -> bool {
+        match REQUIRED.iter().find(|(_, n)| *n == name) {
+            Some((code, _)) => {
+                FORCED_MISSING.insert(*code);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Lets the next `rings` calls of `Ring::new` in the process succeed and makes every
+    /// later one fail with `reason`, for tests of a worker that fails after the probe
+    /// succeeded. The probe itself is not affected.
+    pub(crate) fn fail_after(rings: usize, reason: Unavailable) {
+        *lock_forced_failure() = Some((rings, reason));
+    }
+}
+
+fn lock_forced_failure() -> MutexGuard<'static, Option<(usize, Unavailable)>> {
+    FORCED_FAILURE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The failure [`Ring::fail_after`] scheduled for this ring, if any.
+fn forced_failure() -> Result<(), Unavailable> {
+    match &mut *lock_forced_failure() {
+        Some((0, reason)) => Err(reason.clone()),
+        Some((left, _)) => {
+            *left -= 1;
+            Ok(())
+        }
+        None => Ok(()),
+    }
 }
 
 /// Flag sets tried in order; the first the kernel accepts wins.
@@ -151,8 +196,9 @@ fn create(config: RingConfig) -> Result<(IoUring, Setup), Unavailable> {
     let mut last = libc::EINVAL;
     for flags in ATTEMPTS {
         match builder(flags).build(config.entries) {
-            Ok(uring) => {
+            Ok(mut uring) => {
                 check_opcodes(&uring)?;
+                check_enter(&mut uring)?;
                 let setup = Setup {
                     flags,
                     entries: config.entries,
@@ -167,7 +213,25 @@ fn create(config: RingConfig) -> Result<(IoUring, Setup), Unavailable> {
             }
         }
     }
-    Err(Unavailable::Setup { errno: last })
+    Err(setup_error(last))
+}
+
+/// Where the kernel says whether io_uring is restricted (Linux 6.6+).
+const IO_URING_DISABLED: &str = "/proc/sys/kernel/io_uring_disabled";
+
+/// The reason for a failed `io_uring_setup`: EPERM while `kernel.io_uring_disabled`
+/// restricts io_uring names the sysctl.
+fn setup_error(errno: i32) -> Unavailable {
+    let disabled = match errno {
+        libc::EPERM => std::fs::read_to_string(IO_URING_DISABLED)
+            .ok()
+            .and_then(|contents| error::io_uring_disabled(&contents)),
+        _ => None,
+    };
+    match disabled {
+        Some(level) => Unavailable::Disabled { level },
+        None => Unavailable::Setup { errno },
+    }
 }
 
 fn builder(flags: &str) -> io_uring::Builder {
@@ -195,7 +259,29 @@ fn check_opcodes(uring: &IoUring) -> Result<(), Unavailable> {
             errno: err.raw_os_error().unwrap_or(0),
         })?;
     record_optional(|code| probe.is_supported(code));
-    require_opcodes(|code| probe.is_supported(code))
+    require_opcodes(|code| probe.is_supported(code) && !FORCED_MISSING.contains(code))
+}
+
+/// Submits one NOP on the fresh ring and waits for its completion: proves that
+/// `io_uring_enter` works before a runtime relies on it.
+fn check_enter(uring: &mut IoUring) -> Result<(), Unavailable> {
+    let nop = opcode::Nop::new().build().user_data(UNTRACKED);
+    // SAFETY: a NOP points to no memory, so nothing must outlive the SQE.
+    let pushed = unsafe { uring.submission().push(&nop) };
+    pushed.expect("a fresh ring's submission queue has room for one NOP");
+    let enter = |err: io::Error| Unavailable::Enter {
+        errno: err.raw_os_error().unwrap_or(0),
+    };
+    loop {
+        match uring.submit_and_wait(1) {
+            Ok(_) => {}
+            Err(err) if err.raw_os_error() == Some(libc::EINTR) => continue,
+            Err(err) => return Err(enter(err)),
+        }
+        if let Some(cqe) = uring.completion().next() {
+            return error::cqe_result(cqe.result()).map(drop).map_err(enter);
+        }
+    }
 }
 
 /// Fails with the first opcode in [`REQUIRED`] that `supported` rejects.
@@ -217,8 +303,10 @@ fn eventfd() -> io::Result<OwnedFd> {
 }
 
 impl Ring {
-    /// Creates this thread's ring, registers its eventfd and probes its opcodes.
+    /// Creates this thread's ring, probes its opcodes and `io_uring_enter`, and registers
+    /// its eventfd.
     pub(crate) fn new(config: RingConfig) -> Result<Ring, Unavailable> {
+        forced_failure()?;
         let (uring, setup) = create(config)?;
         let register = |what, err: io::Error| Unavailable::Register {
             what,
@@ -271,5 +359,25 @@ mod tests {
             }
             Err(err) => eprintln!("skipping: io_uring unavailable: {err}"),
         }
+    }
+
+    #[test]
+    fn a_fresh_ring_completes_a_nop_and_is_left_empty() {
+        match IoUring::new(8) {
+            Ok(mut uring) => {
+                check_enter(&mut uring).expect("io_uring_enter works here");
+                assert!(uring.completion().is_empty(), "the NOP's CQE was taken");
+            }
+            Err(err) if crate::__private::uring_required() => {
+                panic!("io_uring unavailable: {err}")
+            }
+            Err(err) => eprintln!("skipping: io_uring unavailable: {err}"),
+        }
+    }
+
+    #[test]
+    fn only_eperm_reads_the_sysctl() {
+        let errno = libc::ENOSYS;
+        assert_eq!(setup_error(errno), Unavailable::Setup { errno });
     }
 }

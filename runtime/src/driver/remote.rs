@@ -1,9 +1,12 @@
 //! The part of a ring other threads may touch: a queue of ops dropped on a thread that
-//! does not own them, and the eventfd that wakes the owner to take them.
+//! does not own them, the eventfd that wakes the owner to take them, and the ring's
+//! identity and poison (see `poison.rs`).
 //!
 //! An op moved to another thread and dropped there cannot touch the owner's slab; it
 //! sends its resources here instead. The owner adopts them on its next turn, exactly as
 //! if the op had been dropped locally (cancel, keep the resources until the final CQE).
+//! A ring that did not drain (poisoned, or past its drain timeout) stays registered, so
+//! what is sent to it afterwards is leaked with its queue rather than freed.
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -23,6 +26,12 @@ pub(crate) struct Remote {
     /// `None` once the ring has drained and closed: the kernel is done with every op.
     orphans: Mutex<Option<Vec<RemoteOrphan>>>,
     pending: AtomicBool,
+    /// The worker that owns the ring, for error messages; set once when it starts.
+    worker: OnceLock<usize>,
+    /// Why the ring's ops cannot complete, once its driver panicked.
+    poison: OnceLock<String>,
+    /// Armed by `__private::panic_in_driver_once`: the ring's next turn panics.
+    panic_armed: AtomicBool,
 }
 
 fn registry() -> &'static Mutex<HashMap<usize, Arc<Remote>>> {
@@ -39,6 +48,9 @@ impl Remote {
             eventfd,
             orphans: Mutex::new(Some(Vec::new())),
             pending: AtomicBool::new(false),
+            worker: OnceLock::new(),
+            poison: OnceLock::new(),
+            panic_armed: AtomicBool::new(false),
         });
         registry()
             .lock()
@@ -62,6 +74,36 @@ impl Remote {
 
     pub(super) fn eventfd(&self) -> Arc<OwnedFd> {
         self.eventfd.clone()
+    }
+
+    /// Records the worker that owns the ring (the first call wins).
+    pub(super) fn set_worker(&self, worker: usize) {
+        let _ = self.worker.set(worker);
+    }
+
+    /// The worker that owns the ring, if it said so.
+    pub(super) fn worker(&self) -> Option<usize> {
+        self.worker.get().copied()
+    }
+
+    /// Marks the ring poisoned with `message` (the first call wins).
+    pub(super) fn poison(&self, message: String) {
+        let _ = self.poison.set(message);
+    }
+
+    /// Why the ring's ops cannot complete, once it is poisoned.
+    pub(super) fn poisoned(&self) -> Option<&str> {
+        self.poison.get().map(String::as_str)
+    }
+
+    /// Makes the ring's next turn panic.
+    pub(super) fn arm_panic(&self) {
+        self.panic_armed.store(true, Ordering::Relaxed);
+    }
+
+    /// True once after [`Remote::arm_panic`]: the turn asking must panic.
+    pub(super) fn take_armed_panic(&self) -> bool {
+        self.panic_armed.load(Ordering::Relaxed) && self.panic_armed.swap(false, Ordering::Relaxed)
     }
 
     /// Hands a dropped op's resources to the owning ring and wakes it. When the ring
@@ -113,7 +155,11 @@ impl Remote {
 
 impl std::fmt::Debug for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Remote").field("id", &self.id).finish()
+        f.debug_struct("Remote")
+            .field("id", &self.id)
+            .field("worker", &self.worker())
+            .field("poisoned", &self.poisoned())
+            .finish()
     }
 }
 

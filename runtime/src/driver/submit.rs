@@ -1,7 +1,7 @@
 //! Submission: SQEs are pushed while tasks run and submitted in batches, by the driver
 //! task, by the park hook, or right away when the SQ is full. A full SQ never fails or
 //! drops an op; `EINTR` is retried and `EBUSY` (CQ overflow backlog) is relieved by
-//! reaping before retrying.
+//! reaping before retrying. A poisoned ring (`poison.rs`) takes no new op.
 
 use std::io;
 
@@ -22,6 +22,9 @@ impl Ring {
     /// memory owned by the op's resources (which the `Op` future, then the slab, keep
     /// alive), or into memory that outlives the ring.
     pub(crate) unsafe fn push(&mut self, sqe: squeue::Entry, multishot: bool) -> io::Result<usize> {
+        if let Some(err) = self.poisoned() {
+            return Err(err);
+        }
         let index = self.ops.insert(Lifecycle::new(multishot));
         debug_assert!((index as u64) < UNTRACKED);
         let sqe = sqe.user_data(index as u64);
@@ -80,7 +83,9 @@ impl Ring {
                         && busy < BUSY_RETRIES =>
                 {
                     busy += 1;
-                    self.reap();
+                    self.guarded(|ring| {
+                        ring.reap();
+                    })?;
                 }
                 Err(err) => return Err(err),
             }
@@ -118,8 +123,12 @@ impl Ring {
         true
     }
 
-    /// Asks the kernel to cancel the op in slot `index`; its CQE will still arrive.
+    /// Asks the kernel to cancel the op in slot `index`; its CQE will still arrive. A
+    /// poisoned ring submits nothing, so there the op stays in the kernel.
     pub(crate) fn cancel(&mut self, index: usize) {
+        if self.is_poisoned() {
+            return;
+        }
         let sqe = opcode::AsyncCancel::new(index as u64)
             .build()
             .user_data(UNTRACKED);

@@ -11,6 +11,10 @@
 //!   `yield_now` — submitting and reaping. It runs after the tasks queued before it, so
 //!   the SQEs they push are still submitted in one batch.
 //!
+//! Both turn it through [`Ring::turn`](super::Ring::turn), which turns a panic into a
+//! poisoned ring (`poison.rs`) rather than a dead driver task or an unwinding worker; the
+//! driver task then ends, and the park hook finds nothing to do.
+//!
 //! With `DEFER_TASKRUN` the ring fd itself never becomes readable, hence the eventfd.
 //! The eventfd is never read: tokio registers it edge-triggered, and every signal from
 //! the kernel is a new edge.
@@ -59,9 +63,10 @@ impl Future for DriverTask {
             let alive = context::with_ring(|ring| {
                 ring.set_driver(cx.waker());
                 ring.turn();
+                !ring.is_poisoned()
             });
             context::wake_ready();
-            if alive.is_none() {
+            if alive != Some(true) {
                 return Poll::Ready(());
             }
             match self.eventfd.poll_read_ready(cx) {

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -145,7 +145,8 @@ pub(crate) struct Supervised {
 
 impl Supervised {
     /// Spawns `argv` pinned to `cpus`, with `env` added, stdin and stdout
-    /// closed (stdout piped when `pipe_stdout`).
+    /// closed, or piped when `pipes` (the load generator: events out,
+    /// idle mode's close command in).
     ///
     /// # Errors
     /// The program cannot be started (not found, not executable, bad CPUs).
@@ -154,7 +155,7 @@ impl Supervised {
         argv: &[String],
         env: &[(String, String)],
         cpus: &CpuList,
-        pipe_stdout: bool,
+        pipes: bool,
     ) -> Result<Supervised, Failure> {
         let (program, args) = argv
             .split_first()
@@ -162,12 +163,8 @@ impl Supervised {
         let mut cmd = Command::new(program);
         cmd.args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(if pipe_stdout {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(if pipes { Stdio::piped() } else { Stdio::null() })
+            .stdout(if pipes { Stdio::piped() } else { Stdio::null() })
             .stderr(Stdio::piped())
             .process_group(0);
         prepare_child(&mut cmd, cpus.mask());
@@ -190,6 +187,11 @@ impl Supervised {
     /// Takes the piped stdout (once).
     pub(crate) fn take_stdout(&mut self) -> Option<ChildStdout> {
         self.child.stdout.take()
+    }
+
+    /// Takes the piped stdin (once).
+    pub(crate) fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.child.stdin.take()
     }
 
     /// `Err` with the exit status and stderr tail if the child has exited.

@@ -25,6 +25,7 @@ use crate::variant::Variant;
         corio-ab --duration 5 --reps 3 --svg ab.svg\n  \
         corio-ab --rate 20000 --variants tokio-ct,tokio-mt\n  \
         corio-ab --mode echo --size 64\n  \
+        corio-ab --mode idle -c 10000 --reps 3\n  \
         corio-ab --server file --url /file-64k --variants corio-uring,corio-epoll,tokio-ct\n  \
         corio-ab --url /hello -- ./target/release/my-server --port {port}",
     args_conflicts_with_subcommands = true
@@ -49,7 +50,8 @@ pub(crate) enum Command {
     Load(LoadArgs),
 }
 
-/// What is measured: HTTP/1.1 requests or raw TCP echo messages.
+/// What is measured: HTTP/1.1 requests, raw TCP echo messages, or the
+/// memory of idle keep-alive connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum Mode {
@@ -57,6 +59,20 @@ pub(crate) enum Mode {
     Http,
     /// Raw TCP echo of fixed-size messages.
     Echo,
+    /// Memory per idle keep-alive connection: `--connections` opened, one
+    /// request answered on each, held idle, then closed; the server's RSS and
+    /// file descriptors are sampled before, while idle, and after the close.
+    Idle,
+}
+
+impl Mode {
+    /// `--connections` when not given: 10,000 for idle, else 100.
+    pub(crate) fn default_connections(self) -> u32 {
+        match self {
+            Mode::Idle => 10_000,
+            Mode::Http | Mode::Echo => 100,
+        }
+    }
 }
 
 /// The bundled HTTP service.
@@ -73,7 +89,8 @@ pub(crate) enum Service {
 /// Options of a benchmark run.
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
-    /// Protocol to load the server with.
+    /// What to measure: the server under HTTP or echo load, or its memory
+    /// per idle connection.
     #[arg(long, value_enum, default_value_t = Mode::Http)]
     pub(crate) mode: Mode,
     /// Bundled service: `hello`, or `file` (static files: the corio rows run
@@ -93,9 +110,9 @@ pub(crate) struct BenchArgs {
     /// Rounds over all rows (runs are interleaved: A B C A B C ...).
     #[arg(value_name = "N", long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub(crate) reps: u32,
-    /// Concurrent keep-alive connections.
-    #[arg(value_name = "N", long, short = 'c', default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=20_000))]
-    pub(crate) connections: u32,
+    /// Concurrent keep-alive connections [default: 100; 10000 with --mode idle].
+    #[arg(value_name = "N", long, short = 'c', value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    pub(crate) connections: Option<u32>,
     /// End each measured window after this many responses instead of after
     /// --duration (which then only caps the window).
     #[arg(value_name = "N", long, short = 'n', value_parser = clap::value_parser!(u64).range(1..))]
@@ -170,7 +187,7 @@ pub(crate) struct ServeArgs {
     /// Worker threads (tokio-mt, corio); default: the usable CPUs.
     #[arg(long)]
     pub(crate) workers: Option<usize>,
-    /// Protocol: HTTP or TCP echo.
+    /// Protocol: HTTP (also for idle) or TCP echo.
     #[arg(long, value_enum, default_value_t = Mode::Http)]
     pub(crate) mode: Mode,
     /// HTTP service: hello, or static files from `--root`.

@@ -11,13 +11,25 @@
 //! ├── server child  (pinned to --server-cpus; CORIO_BACKEND / CORIO_WORKERS set per row)
 //! └── load child    (pinned to --load-cpus; JSON lines on stdout)
 //! ```
+//!
+//! `--mode http` (default) and `--mode echo` load the server for a window
+//! and measure throughput, latency and CPU per request ([`run`]).
+//! `--mode idle` measures memory per idle keep-alive connection ([`idle`]):
+//! the server's RSS and fds are sampled listening (baseline), with
+//! `--connections` (default 10,000) connections held idle after one answered
+//! request each, and after the load child closed them all; the table gives
+//! bytes of RSS per connection and how much of the growth the server gave
+//! back, e.g. `corio-ab --mode idle -c 10000 --reps 3`. The open-files limit
+//! is raised for the children ([`nofile`]).
 
 mod affinity;
 mod bench;
 mod child;
 mod cli;
 mod files;
+mod idle;
 mod load;
+mod nofile;
 mod perf;
 mod plan;
 mod procfs;

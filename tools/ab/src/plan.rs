@@ -79,16 +79,11 @@ impl Plan {
                 ));
             }
         }
-        if let Some(limit) = open_files_limit() {
-            if u64::from(args.connections) + 64 > limit {
-                return Err(format!(
-                    "--connections {} needs more file descriptors than `ulimit -n` ({limit}) allows",
-                    args.connections
-                ));
-            }
-        }
         if args.body.is_some() && args.mode == Mode::Echo {
             return Err("--body is for --mode http; echo messages are sized with --size".into());
+        }
+        if args.mode == Mode::Idle {
+            check_idle(args)?;
         }
         let load = load_spec(args, root.as_deref(), server_cmd.as_deref())?;
         Ok(Plan {
@@ -134,6 +129,17 @@ impl Plan {
             ProtoSpec::Http { path, body, .. } => format!("HTTP/1.1 POST {path} ({body} B body)"),
             ProtoSpec::Echo { size } => format!("TCP echo, {size} B messages"),
         };
+        let reps = match self.reps {
+            1 => "1 rep".to_string(),
+            n => format!("{n} reps interleaved"),
+        };
+        if self.mode == Mode::Idle {
+            return format!(
+                "idle keep-alive connections: {} opened, one {what} answered on each, then \
+                 held idle and closed, {reps}",
+                group_thousands(f64::from(l.connections))
+            );
+        }
         let shape = match l.rate {
             Some(r) => format!("open loop at {} req/s", group_thousands(r)),
             None => "closed loop".to_string(),
@@ -141,10 +147,6 @@ impl Plan {
         let window = match l.requests {
             Some(n) => format!("{n} responses (max {} s)", l.duration_secs),
             None => format!("{} s", l.duration_secs),
-        };
-        let reps = match self.reps {
-            1 => "1 rep".to_string(),
-            n => format!("{n} reps interleaved"),
         };
         format!(
             "{what}, {shape}, {} connections, pipeline {}, {window} after {} s warm-up, {reps}",
@@ -171,11 +173,22 @@ fn variants(args: &BenchArgs, user_server: bool) -> Result<Vec<Variant>, String>
     Ok(list)
 }
 
-/// The soft RLIMIT_NOFILE, from /proc/self/limits.
-fn open_files_limit() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
+/// Idle mode sends one request per connection and draws no chart: the
+/// options that shape a load or a chart are refused, not ignored.
+fn check_idle(args: &BenchArgs) -> Result<(), String> {
+    let refused = [
+        ("--rate", args.rate.is_some()),
+        ("--requests", args.requests.is_some()),
+        ("--pipeline", args.pipeline != 1),
+        ("--svg", args.svg.is_some()),
+    ];
+    match refused.iter().find(|(_, given)| *given) {
+        Some((flag, _)) => Err(format!(
+            "{flag} does not go with --mode idle (one request per connection, then idle; \
+             the report is the table and --json)"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The directory `--server file` serves: `--root`, or generated files.
@@ -238,7 +251,7 @@ fn load_spec(
     };
     let path = args.url.clone().unwrap_or_else(|| default_url.to_string());
     let proto = match args.mode {
-        Mode::Http => ProtoSpec::Http {
+        Mode::Http | Mode::Idle => ProtoSpec::Http {
             expect_len: expect_len(args, &path, root, server_cmd)?,
             require_content_length: args.service == Service::File,
             path,
@@ -251,7 +264,9 @@ fn load_spec(
     };
     Ok(LoadSpec {
         addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        connections: args.connections,
+        connections: args
+            .connections
+            .unwrap_or_else(|| args.mode.default_connections()),
         warmup_secs: args.warmup,
         duration_secs: args.duration,
         requests: args.requests,
@@ -259,5 +274,6 @@ fn load_spec(
         rate: args.rate,
         timeout_secs: args.timeout,
         proto,
+        idle: args.mode == Mode::Idle,
     })
 }

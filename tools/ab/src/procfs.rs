@@ -1,6 +1,7 @@
 //! Reading the server's figures from /proc: its process tree, the CPU time
-//! of all its threads (schedstat, nanoseconds), its peak RSS, and the
-//! machine description printed above the table.
+//! of all its threads (schedstat, nanoseconds), its current and peak RSS,
+//! its open file descriptors, and the machine description printed above the
+//! table.
 
 use std::fs;
 
@@ -83,9 +84,29 @@ pub(crate) fn threads(pid: u32) -> Vec<u32> {
 
 /// Sum of the peak resident set sizes (VmHWM) of `pids`, KiB.
 pub(crate) fn peak_rss_kib(pids: &[u32]) -> Option<u64> {
+    sum_status_kib(pids, "VmHWM:")
+}
+
+/// Sum of the resident set sizes (VmRSS) of `pids` now, KiB.
+pub(crate) fn rss_kib(pids: &[u32]) -> Option<u64> {
+    sum_status_kib(pids, "VmRSS:")
+}
+
+/// Open file descriptors of `pids` now (entries of /proc/PID/fd), `None`
+/// when no process could be read.
+pub(crate) fn fd_count(pids: &[u32]) -> Option<u64> {
+    let counts: Vec<u64> = pids
+        .iter()
+        .filter_map(|&pid| fs::read_dir(format!("/proc/{pid}/fd")).ok())
+        .map(|dir| dir.count() as u64)
+        .collect();
+    (!counts.is_empty()).then(|| counts.iter().sum())
+}
+
+fn sum_status_kib(pids: &[u32], key: &str) -> Option<u64> {
     let values: Vec<u64> = pids
         .iter()
-        .filter_map(|&pid| status_kib(pid, "VmHWM:"))
+        .filter_map(|&pid| status_kib(pid, key))
         .collect();
     (!values.is_empty()).then(|| values.iter().sum())
 }
@@ -146,6 +167,62 @@ mod tests {
         assert!(peak_rss_kib(&[me]).unwrap() > 0);
         assert_eq!(process_tree(me)[0], me);
         assert!(busy_ns(&[0]) > 0);
+        let rss = rss_kib(&[me]).unwrap();
+        assert!(rss > 0 && rss <= peak_rss_kib(&[me]).unwrap());
+    }
+
+    #[test]
+    fn counts_open_files() {
+        // Both children inherit the same fds from this process (whatever its
+        // own parent left open); the second one opens three more.
+        let plain = Sleeper::spawn("exec sleep 5");
+        let three_more = Sleeper::spawn("exec sleep 5 7</dev/null 8</dev/null 9</dev/null");
+        let (a, b) = (plain.settled_fds(), three_more.settled_fds());
+        assert!(a >= 3, "stdin, stdout and stderr at least: {a}");
+        assert_eq!(b, a + 3);
+        assert_eq!(fd_count(&[plain.pid(), three_more.pid()]), Some(a + b));
+        assert_eq!(fd_count(&[plain.pid(), u32::MAX]), Some(a));
+        assert_eq!(fd_count(&[u32::MAX]), None);
+    }
+
+    /// A `sh -c SCRIPT` child, killed on drop.
+    struct Sleeper(std::process::Child);
+
+    impl Sleeper {
+        fn spawn(script: &str) -> Sleeper {
+            let child = std::process::Command::new("sh")
+                .args(["-c", script])
+                .stdin(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            Sleeper(child)
+        }
+
+        fn pid(&self) -> u32 {
+            self.0.id()
+        }
+
+        /// Its fd count once `sleep` runs (the shell has exec'd it).
+        fn settled_fds(&self) -> u64 {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while comm(self.pid()).as_deref() != Some("sleep") {
+                assert!(std::time::Instant::now() < deadline, "sleep never started");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            fd_count(&[self.pid()]).unwrap()
+        }
+    }
+
+    impl Drop for Sleeper {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn comm(pid: u32) -> Option<String> {
+        let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        Some(comm.trim().to_string())
     }
 
     #[test]

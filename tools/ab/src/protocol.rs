@@ -1,13 +1,24 @@
 //! What the parent and the load-generator child say to each other: the spec
 //! passed as `load --spec JSON`, and the JSON lines the child prints on
-//! stdout (progress, window markers, the final report).
+//! stdout (progress, window markers, the final report; in idle mode the
+//! connections held, then closed). In idle mode the parent also writes one
+//! line, [`CLOSE`], to the child's stdin.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::cli::ExpectLen;
+
+/// Idle mode: the line the parent writes to the load child's stdin when the
+/// connections are to be closed.
+pub(crate) const CLOSE: &str = "close";
+
+/// Idle mode: opening every connection takes the load child at most
+/// `--timeout` plus this long; what is not answered by then is a timeout.
+pub(crate) const OPEN_SLACK: Duration = Duration::from_secs(30);
 
 /// Everything the load generator needs to know.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,6 +41,10 @@ pub(crate) struct LoadSpec {
     pub(crate) timeout_secs: f64,
     /// The protocol and how responses are validated.
     pub(crate) proto: ProtoSpec,
+    /// Idle mode: open `connections`, one request each, hold them until the
+    /// parent writes [`CLOSE`], then close them (no warm-up, no window).
+    #[serde(default)]
+    pub(crate) idle: bool,
 }
 
 /// Protocol spoken on each connection.
@@ -76,6 +91,23 @@ pub(crate) enum LoadEvent {
     MeasureEnd,
     /// The final figures of the measured window.
     Report(LoadReport),
+    /// Idle mode: every connection was tried; the good ones are held idle.
+    Holding(IdleReport),
+    /// Idle mode: every held connection is closed now.
+    Closed,
+}
+
+/// Idle mode: what opening the connections gave.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct IdleReport {
+    /// Connections open whose one request was answered as expected.
+    pub(crate) held: u64,
+    /// Time to open them all and get the answers, seconds.
+    pub(crate) open_secs: f64,
+    /// Connections lost by kind (`connect`, `timeout`, `status 500`, ...).
+    pub(crate) errors: BTreeMap<String, u64>,
+    /// Sum of `errors`.
+    pub(crate) error_total: u64,
 }
 
 /// Figures of one measured window, as seen by the load generator.

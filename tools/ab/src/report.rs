@@ -6,13 +6,14 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::cli::{ExpectLen, Service};
+use crate::cli::{ExpectLen, Mode, Service};
 use crate::plan::Plan;
 use crate::procfs;
 use crate::protocol::ProtoSpec;
 use crate::results::{self, RowSummary, RunRecord, PERCENTILES};
 use crate::stats::{self, Spread};
 use crate::units::{group_thousands, latency, mib, sig3};
+use crate::variant::Variant;
 
 /// The machine and pinning, printed above the table.
 #[derive(Debug, Clone, Serialize)]
@@ -196,44 +197,18 @@ pub(crate) fn table(plan: &Plan, machine: &Machine, rows: &[RowSummary]) -> Stri
     let _ = writeln!(out, "machine:  {}\n", machine.line());
     let mut notes: Vec<String> = plan.notes.clone();
     let layout = Layout::of(plan, rows);
-    let mut header = layout.header();
-    // Column 0 is as wide as the longest name, failed rows included.
-    let longest = rows
+    let body: Vec<_> = rows
         .iter()
-        .map(|r| r.variant.name().len())
-        .max()
-        .unwrap_or(0);
-    header[0] = format!("{:<longest$}", header[0]);
-    let mut cells = vec![header];
-    // Rows in plan order: an index into `cells`, or a failure line.
-    let mut order: Vec<Result<usize, &RowSummary>> = Vec::new();
-    for row in rows {
-        match row.ok_runs {
-            0 => order.push(Err(row)),
-            _ => {
-                let plain = row_cells(row, &mut notes);
-                cells.push(layout.cells(row, plain));
-                order.push(Ok(cells.len() - 1));
-            }
-        }
-    }
-    let lines = render(&cells);
-    let name_width = cells
-        .iter()
-        .map(|r| r[0].chars().count())
-        .max()
-        .unwrap_or(0);
-    let _ = writeln!(out, "{}", lines[0]);
-    for item in order {
-        match item {
-            Ok(i) => {
-                let _ = writeln!(out, "{}", lines[i]);
-            }
-            Err(row) => {
-                let reason = row.failure.as_deref().unwrap_or("no run finished");
-                let _ = writeln!(out, "{:<name_width$}  FAILED: {reason}", row.variant.name());
-            }
-        }
+        .map(|row| {
+            let cells = match row.ok_runs {
+                0 => Err(row.failure.as_deref().unwrap_or("no run finished")),
+                _ => Ok(layout.cells(row, row_cells(row, &mut notes))),
+            };
+            (row.variant.name(), cells)
+        })
+        .collect();
+    for line in table_lines(layout.header(), &body) {
+        let _ = writeln!(out, "{line}");
     }
     let _ = writeln!(
         out,
@@ -283,18 +258,59 @@ fn background_note(rows: &[RowSummary]) -> Option<String> {
     })
 }
 
+/// The lines of a table: `header`, then one line per row in order: its
+/// cells aligned in columns, or `name  FAILED: reason`.
+pub(crate) fn table_lines(
+    mut header: Vec<String>,
+    rows: &[(&str, Result<Vec<String>, &str>)],
+) -> Vec<String> {
+    // Column 0 is as wide as the longest name, failed rows included.
+    let longest = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    header[0] = format!("{:<longest$}", header[0]);
+    let mut cells = vec![header];
+    cells.extend(rows.iter().filter_map(|(_, r)| r.as_ref().ok().cloned()));
+    let name_width = cells
+        .iter()
+        .map(|r| r[0].chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut rendered = render(&cells).into_iter();
+    let mut lines: Vec<String> = rendered.next().into_iter().collect();
+    for (name, row) in rows {
+        match row {
+            Ok(_) => lines.extend(rendered.next()),
+            Err(reason) => lines.push(format!("{name:<name_width$}  FAILED: {reason}")),
+        }
+    }
+    lines
+}
+
+/// A row's name, with a note when some of its runs failed.
+pub(crate) fn name_cell(
+    name: &str,
+    (ok_runs, runs): (usize, usize),
+    failure: Option<&str>,
+    notes: &mut Vec<String>,
+) -> String {
+    if ok_runs == runs {
+        return name.to_string();
+    }
+    let note = format!(
+        "{name}: {} of {runs} runs failed: {}",
+        runs - ok_runs,
+        failure.unwrap_or("?")
+    );
+    format!("{name} [{}]", note_index(notes, note))
+}
+
 /// The cells of one row that has figures.
 fn row_cells(row: &RowSummary, notes: &mut Vec<String>) -> Vec<String> {
-    let mut name = row.variant.name().to_string();
-    if row.ok_runs < row.runs {
-        let note = format!(
-            "{name}: {} of {} runs failed: {}",
-            row.runs - row.ok_runs,
-            row.runs,
-            row.failure.as_deref().unwrap_or("?")
-        );
-        name.push_str(&format!(" [{}]", note_index(notes, note)));
-    }
+    let name = name_cell(
+        row.variant.name(),
+        (row.ok_runs, row.runs),
+        row.failure.as_deref(),
+        notes,
+    );
     let syscalls = match (&row.syscalls_per_req, &row.syscalls_unavailable) {
         (Some(s), _) => sig3(s.median),
         (None, Some(reason)) => {
@@ -322,7 +338,7 @@ fn row_cells(row: &RowSummary, notes: &mut Vec<String>) -> Vec<String> {
 }
 
 /// Number of `note` in `notes` (1-based), adding it if new.
-fn note_index(notes: &mut Vec<String>, note: String) -> usize {
+pub(crate) fn note_index(notes: &mut Vec<String>, note: String) -> usize {
     match notes.iter().position(|n| *n == note) {
         Some(i) => i + 1,
         None => {
@@ -332,7 +348,8 @@ fn note_index(notes: &mut Vec<String>, note: String) -> usize {
     }
 }
 
-fn range(spread: Option<Spread>, fmt: fn(f64) -> String) -> String {
+/// `(min-max)` of `spread`, each formatted with `fmt`; empty without figures.
+pub(crate) fn range(spread: Option<Spread>, fmt: fn(f64) -> String) -> String {
     spread.map_or(String::new(), |s| {
         format!("({}-{})", fmt(s.min), fmt(s.max))
     })
@@ -366,43 +383,45 @@ fn render(cells: &[Vec<String>]) -> Vec<String> {
     out
 }
 
-/// The `--json` document.
+/// The `--json` document; `S` is the rows' summary, `F` a run's figures
+/// (those of the load modes, or of idle mode).
 #[derive(Debug, Serialize)]
-struct JsonReport<'a> {
+struct JsonReport<'a, S, F> {
     tool: &'static str,
     version: &'static str,
     shape: String,
+    mode: Mode,
     service: Service,
     /// `--server file`: the row the ratios are taken to.
-    reference: Option<crate::variant::Variant>,
+    reference: Option<Variant>,
     load: &'a crate::protocol::LoadSpec,
     reps: u32,
     machine: &'a Machine,
     percentiles: [&'static str; 4],
-    summary: &'a [RowSummary],
-    runs: &'a [RunRecord],
+    summary: &'a [S],
+    runs: &'a [RunRecord<F>],
 }
 
-/// Writes every run's raw figures and the summary to `path`.
+/// Writes every run's raw figures and the summary to `path`; `reference`
+/// is the row ratios are taken to (`--server file`).
 ///
 /// # Errors
 /// The file cannot be written.
-pub(crate) fn write_json(
+pub(crate) fn write_json<S: Serialize, F: Serialize>(
     path: &Path,
     plan: &Plan,
     machine: &Machine,
-    rows: &[RowSummary],
-    runs: &[RunRecord],
+    reference: Option<Variant>,
+    rows: &[S],
+    runs: &[RunRecord<F>],
 ) -> Result<(), String> {
     let doc = JsonReport {
         tool: "corio-ab",
         version: env!("CARGO_PKG_VERSION"),
         shape: plan.shape(),
+        mode: plan.mode,
         service: plan.service,
-        reference: match plan.service {
-            Service::File => results::reference_row(rows).map(|r| r.variant),
-            Service::Hello => None,
-        },
+        reference,
         load: &plan.load,
         reps: plan.reps,
         machine,
@@ -412,6 +431,14 @@ pub(crate) fn write_json(
     };
     let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
     std::fs::write(path, text + "\n").map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// The row the `--json` ratios are taken to: the reference row with `--server file`.
+pub(crate) fn json_reference(plan: &Plan, rows: &[RowSummary]) -> Option<Variant> {
+    match plan.service {
+        Service::File => results::reference_row(rows).map(|r| r.variant),
+        Service::Hello => None,
+    }
 }
 
 #[cfg(test)]
@@ -425,5 +452,33 @@ mod tests {
             vec!["long".to_string(), "100".to_string()],
         ];
         assert_eq!(render(&cells), ["a       1", "long  100"]);
+    }
+
+    #[test]
+    fn failed_rows_keep_their_place() {
+        let header = vec!["runtime".to_string(), "x".to_string()];
+        let ok = |n: &str| Ok(vec![n.to_string(), "12".to_string()]);
+        let rows = [
+            ("tokio-ct", ok("tokio-ct")),
+            ("corio-uring", Err("server exited")),
+            ("tokio-mt", ok("tokio-mt [1]")),
+        ];
+        assert_eq!(
+            table_lines(header, &rows),
+            [
+                "runtime        x",
+                "tokio-ct      12",
+                "corio-uring   FAILED: server exited",
+                "tokio-mt [1]  12",
+            ]
+        );
+    }
+
+    #[test]
+    fn name_notes_failed_runs() {
+        let mut notes = vec!["other".to_string()];
+        assert_eq!(name_cell("a", (3, 3), None, &mut notes), "a");
+        assert_eq!(name_cell("a", (2, 3), Some("boom"), &mut notes), "a [2]");
+        assert_eq!(notes[1], "a: 1 of 3 runs failed: boom");
     }
 }

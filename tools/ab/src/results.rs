@@ -40,15 +40,16 @@ pub(crate) struct RunFigures {
     pub(crate) background_cores: f64,
 }
 
-/// One run: which row, which repetition, and what came out.
+/// One run: which row, which repetition, and what came out (the figures of
+/// a load run, or [`IdleFigures`](crate::idle::IdleFigures) in idle mode).
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct RunRecord {
+pub(crate) struct RunRecord<F = RunFigures> {
     /// The row.
     pub(crate) variant: Variant,
     /// Repetition, from 1.
     pub(crate) rep: u32,
     /// The figures, when the run worked.
-    pub(crate) figures: Option<RunFigures>,
+    pub(crate) figures: Option<F>,
     /// Why it did not, when it failed (or was skipped after a failure).
     pub(crate) error: Option<String>,
     /// The gist of `error` (the server's last stderr line, usually).

@@ -17,10 +17,10 @@ use crate::results::RunFigures;
 use crate::variant::Variant;
 
 /// Slack on top of the load's own duration before the parent gives up on it.
-const LOAD_SLACK: Duration = Duration::from_secs(15);
+pub(crate) const LOAD_SLACK: Duration = Duration::from_secs(15);
 
 /// Extra environment variables of a child.
-type Env = Vec<(String, String)>;
+pub(crate) type Env = Vec<(String, String)>;
 
 /// Counters of a process tree at one instant.
 #[derive(Debug, Clone, Copy)]
@@ -110,7 +110,11 @@ pub(crate) fn run_once(
 }
 
 /// The server's argv and extra environment for `variant` on `port`.
-fn server_command(plan: &Plan, variant: Variant, port: u16) -> Result<(Vec<String>, Env), Failure> {
+pub(crate) fn server_command(
+    plan: &Plan,
+    variant: Variant,
+    port: u16,
+) -> Result<(Vec<String>, Env), Failure> {
     let mut env = vec![
         ("CORIO_WORKERS".to_string(), plan.workers.to_string()),
         ("PORT".to_string(), port.to_string()),
@@ -163,29 +167,11 @@ fn follow_load(
     progress: &Progress,
 ) -> Result<(Window, LoadReport), Failure> {
     let events = spawn_reader(loader)?;
-    let deadline = Instant::now() + budget;
+    let deadline = Deadline::after(budget);
     let (mut start, mut end) = (None, None);
     progress.phase("warm-up");
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let event = match events.recv_timeout(left) {
-            Ok(Ok(event)) => event,
-            Ok(Err(bad_line)) => {
-                return Err(loader.failure(format!("load generator printed `{bad_line}`")))
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                return Err(loader.failure(format!(
-                    "load generator gave no report within {:.0}s",
-                    budget.as_secs_f64()
-                )))
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                loader.wait_exit(Duration::from_secs(1));
-                loader.check_running("without a report")?;
-                return Err(loader.failure("load generator closed its output".into()));
-            }
-        };
-        match event {
+        match next_event(loader, &events, deadline, "report")? {
             LoadEvent::Progress {
                 measuring,
                 responses,
@@ -197,6 +183,11 @@ fn follow_load(
             }
             LoadEvent::MeasureEnd => {
                 end = Some((server.snapshot(), load.snapshot(), procfs::busy_ns(cpus)))
+            }
+            LoadEvent::Holding(_) | LoadEvent::Closed => {
+                return Err(Failure::plain(
+                    "load generator held idle connections instead of loading",
+                ))
             }
             LoadEvent::Report(report) => {
                 let (Some(start), Some(end)) = (start, end) else {
@@ -215,10 +206,55 @@ fn follow_load(
     }
 }
 
-/// Parses the load child's stdout lines on a thread.
-fn spawn_reader(
+/// The load child's stdout lines: events, or a line that is not one.
+pub(crate) type Events = mpsc::Receiver<Result<LoadEvent, String>>;
+
+/// When to give up waiting for the load child, and the budget it came from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    at: Instant,
+    budget: Duration,
+}
+
+impl Deadline {
+    /// `budget` from now.
+    pub(crate) fn after(budget: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now() + budget,
+            budget,
+        }
+    }
+}
+
+/// The load child's next event, awaited until `deadline`; `what` names what
+/// the caller waits for, in the messages.
+///
+/// # Errors
+/// The child printed something else, gave nothing in time, or exited.
+pub(crate) fn next_event(
     loader: &mut Supervised,
-) -> Result<mpsc::Receiver<Result<LoadEvent, String>>, Failure> {
+    events: &Events,
+    deadline: Deadline,
+    what: &str,
+) -> Result<LoadEvent, Failure> {
+    let left = deadline.at.saturating_duration_since(Instant::now());
+    match events.recv_timeout(left) {
+        Ok(Ok(event)) => Ok(event),
+        Ok(Err(bad_line)) => Err(loader.failure(format!("load generator printed `{bad_line}`"))),
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(loader.failure(format!(
+            "load generator gave no {what} within {:.0}s",
+            deadline.budget.as_secs_f64()
+        ))),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            loader.wait_exit(Duration::from_secs(1));
+            loader.check_running(&format!("without a {what}"))?;
+            Err(loader.failure("load generator closed its output".into()))
+        }
+    }
+}
+
+/// Parses the load child's stdout lines on a thread.
+pub(crate) fn spawn_reader(loader: &mut Supervised) -> Result<Events, Failure> {
     let stdout = loader
         .take_stdout()
         .ok_or_else(|| Failure::plain("load generator has no stdout"))?;
@@ -277,14 +313,15 @@ fn figures(load: LoadReport, window: &Window, server: &Watched) -> RunFigures {
 }
 
 /// A port nobody listens on right now (the kernel picks it).
-fn free_port() -> Result<u16, Failure> {
+pub(crate) fn free_port() -> Result<u16, Failure> {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(|e| Failure::plain(format!("finding a free port: {e}")))
 }
 
-fn self_exe() -> Result<String, Failure> {
+/// The path of corio-ab's own executable, which the children run.
+pub(crate) fn self_exe() -> Result<String, Failure> {
     std::env::current_exe()
         .map(|p| p.to_string_lossy().into_owned())
         .map_err(|e| Failure::plain(format!("cannot find corio-ab's own executable: {e}")))

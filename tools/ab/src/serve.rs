@@ -101,7 +101,7 @@ async fn corio_accept_loop(server: Server) -> Result<(), String> {
         };
         let _ = stream.set_nodelay(true);
         match server.mode {
-            Mode::Http => tokio::spawn(serve_http(stream, server.status)),
+            Mode::Http | Mode::Idle => tokio::spawn(serve_http(stream, server.status)),
             Mode::Echo => tokio::spawn(serve_echo(stream)),
         };
     }
@@ -111,7 +111,7 @@ async fn corio_accept_loop(server: Server) -> Result<(), String> {
 async fn tokio_accept_loop(server: Server) -> Result<(), String> {
     tokio_accept(server.addr, |stream| {
         match server.mode {
-            Mode::Http => tokio::spawn(serve_http(stream, server.status)),
+            Mode::Http | Mode::Idle => tokio::spawn(serve_http(stream, server.status)),
             Mode::Echo => tokio::spawn(serve_echo(stream)),
         };
     })

@@ -13,6 +13,14 @@ pub(crate) fn group_thousands(v: f64) -> String {
     out
 }
 
+/// As [`group_thousands`], keeping the sign: `-1234.4` → `-1,234`.
+pub(crate) fn signed_thousands(v: f64) -> String {
+    match v.round() < 0.0 {
+        true => format!("-{}", group_thousands(-v)),
+        false => group_thousands(v),
+    }
+}
+
 /// A latency in microseconds with a fitting unit: `48.2µs`, `1.52ms`, `2.10s`.
 pub(crate) fn latency(us: f64) -> String {
     match us {
@@ -35,6 +43,12 @@ pub(crate) fn sig3(v: f64) -> String {
     }
 }
 
+/// A fraction as a whole percentage: `0.712` → `71%` (never `-0%`).
+pub(crate) fn percent(fraction: f64) -> String {
+    let p = (fraction * 100.0).round();
+    format!("{:.0}%", if p == 0.0 { 0.0 } else { p })
+}
+
 /// KiB as MiB: `5.1 MiB`.
 pub(crate) fn mib(kib: f64) -> String {
     format!("{:.1} MiB", kib / 1024.0)
@@ -49,6 +63,17 @@ mod tests {
         assert_eq!(group_thousands(0.4), "0");
         assert_eq!(group_thousands(999.0), "999");
         assert_eq!(group_thousands(1234567.8), "1,234,568");
+        assert_eq!(signed_thousands(-1234.4), "-1,234");
+        assert_eq!(signed_thousands(-0.4), "0");
+        assert_eq!(signed_thousands(4390.0), "4,390");
+    }
+
+    #[test]
+    fn percentages() {
+        assert_eq!(percent(0.712), "71%");
+        assert_eq!(percent(-0.0004), "0%");
+        assert_eq!(percent(1.1), "110%");
+        assert_eq!(percent(-0.25), "-25%");
     }
 
     #[test]

@@ -100,3 +100,30 @@ fn help_lists_the_main_options() {
         "hidden subcommands are listed:\n{stdout}"
     );
 }
+
+#[test]
+fn idle_mode_refuses_load_options() {
+    fails_with(
+        &["--mode", "idle", "--rate", "100"],
+        "--rate does not go with --mode idle",
+    );
+    fails_with(&["--mode", "idle", "--svg", "x.svg"], "--svg");
+}
+
+#[test]
+fn idle_connections_beyond_the_hard_limit() {
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            r#"ulimit -n 512 && exec "$0" --mode idle --connections 1000"#,
+            support::BIN,
+        ])
+        .output()
+        .expect("run sh");
+    let (_, stderr) = support::text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--connections 1000") && stderr.contains("hard limit"),
+        "{stderr}"
+    );
+}

@@ -18,7 +18,7 @@ use super::shared::Shared;
 /// Receive buffer size to start with; it grows for larger replies.
 const INITIAL_BUF: usize = 16 * 1024;
 /// Largest reply (or run of pipelined replies) accepted.
-const MAX_BUF: usize = 16 * 1024 * 1024;
+pub(super) const MAX_BUF: usize = 16 * 1024 * 1024;
 /// Pause after a failed connect, so a dead server is not hammered.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(50);
 
@@ -51,7 +51,8 @@ pub(crate) async fn run(shared: Rc<Shared>, proto: Rc<Proto>, addr: SocketAddr, 
     }
 }
 
-async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, ()> {
+/// Connects to `addr` within `timeout`, with `TCP_NODELAY` set.
+pub(super) async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, ()> {
     match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(Ok(stream)) => {
             let _ = stream.set_nodelay(true);

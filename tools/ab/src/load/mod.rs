@@ -3,9 +3,11 @@
 //! to the load CPUs. It runs the warm-up, the measured window, and prints
 //! JSON lines ([`LoadEvent`]) on stdout: progress, window start and end
 //! markers (the parent snapshots the server's counters on them), the report.
+//! With `--mode idle` it opens and holds the connections instead ([`idle`]).
 
 mod conn;
 mod http;
+mod idle;
 mod proto;
 mod shared;
 
@@ -16,6 +18,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::cli::LoadArgs;
+use crate::nofile;
 use crate::protocol::{LoadEvent, LoadSpec};
 use proto::Proto;
 use shared::Shared;
@@ -26,7 +29,8 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 /// Runs the load described by `args.spec` and reports on stdout.
 ///
 /// # Errors
-/// A bad spec, a non-loopback address, or stdout closed by the parent.
+/// A bad spec, a non-loopback address, too low a limit of open files, or
+/// stdout closed by the parent.
 pub(crate) fn main(args: &LoadArgs) -> Result<(), String> {
     let spec: LoadSpec =
         serde_json::from_str(&args.spec).map_err(|e| format!("bad load spec: {e}"))?;
@@ -36,12 +40,16 @@ pub(crate) fn main(args: &LoadArgs) -> Result<(), String> {
             spec.addr
         ));
     }
+    nofile::raise(u64::from(spec.connections) + nofile::MARGIN)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("building the load runtime: {e}"))?;
     let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, run(spec))
+    match spec.idle {
+        true => local.block_on(&rt, idle::run(spec)),
+        false => local.block_on(&rt, run(spec)),
+    }
 }
 
 async fn run(spec: LoadSpec) -> Result<(), String> {

@@ -103,7 +103,8 @@ impl Shared {
         }
     }
 
-    fn check(&self, reply: Reply) -> Result<(), ErrorKind> {
+    /// Whether `reply` is a good one (status, length, framing, echo bytes).
+    pub(super) fn check(&self, reply: Reply) -> Result<(), ErrorKind> {
         let resp = match reply {
             Reply::Echo { matches: true } => return Ok(()),
             Reply::Echo { matches: false } => return Err(ErrorKind::EchoMismatch),
