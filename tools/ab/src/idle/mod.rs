@@ -29,8 +29,9 @@ pub(crate) use table::table;
 
 /// Time between two samples of the server.
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
-/// Shortest wait before a sample.
-const SETTLE_MIN: Duration = Duration::from_secs(1);
+/// Shortest wait before a sample: past two of corio's once-a-second checks of whether
+/// to give freed memory back (`Builder::trim_memory`).
+const SETTLE_MIN: Duration = Duration::from_millis(2500);
 /// Longest wait for a steady RSS; the sample is taken then anyway.
 const SETTLE_MAX: Duration = Duration::from_secs(5);
 /// The RSS is steady when this many samples in a row ...
