@@ -1,8 +1,10 @@
 //! SQ and CQ pressure on a tiny ring (2 SQ entries, 4 CQ entries), on both backends: more
-//! ops in flight than the SQ holds, and bursts of more completions than the CQ holds. A
-//! full SQ is submitted, never refused; a full CQ spills into the kernel's overflow list,
-//! which ends the multishot polls behind `accept` and `read` readiness: corio re-arms them,
-//! so no connection is lost and every stream keeps flowing round after round.
+//! ops in flight than the SQ holds, and bursts of more completions than the CQ holds. Each
+//! burst lands while the worker is blocked (so nothing is reaped meanwhile): 128 readiness
+//! completions then wait for a 4-entry CQ, and the rest go to the kernel's overflow list,
+//! which ends the multishot polls behind `read` readiness. A full SQ is submitted, never
+//! refused; an ended multishot poll is re-armed, so every stream keeps flowing round after
+//! round and no byte is lost.
 
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -39,11 +41,13 @@ async fn burst_rounds() {
     let addr = listener.local_addr().unwrap();
     // The peers are blocking std sockets on a thread of their own: their connects and
     // writes land together, while the worker is elsewhere.
+    let (go, burst) = std::sync::mpsc::channel::<()>();
     let peers = std::thread::spawn(move || {
         let mut peers: Vec<_> = (0..CONNECTIONS)
             .map(|_| std::net::TcpStream::connect(addr).unwrap())
             .collect();
         for round in 0..ROUNDS {
+            burst.recv().unwrap();
             for (i, peer) in peers.iter_mut().enumerate() {
                 peer.write_all(&message(i, round)).unwrap();
             }
@@ -64,6 +68,14 @@ async fn burst_rounds() {
                 stream.write_all(&buf).await.unwrap();
             }
         }));
+    }
+    for _ in 0..ROUNDS {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        go.send(()).unwrap();
+        // Blocks worker 0, which owns every socket here, while the burst lands.
+        tokio::spawn(async { std::thread::sleep(Duration::from_millis(100)) })
+            .await
+            .unwrap();
     }
     for server in servers {
         server.await.unwrap();
