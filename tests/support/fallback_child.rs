@@ -268,8 +268,18 @@ fn serve_hello(workers: usize, backend: Backend) -> BackendInfo {
     });
     assert_eq!(&info, rt.backend());
     drop(rt);
-    assert_eq!(threads(), before, "every worker was joined");
+    assert_eq!(threads_settled(before), before, "every worker was joined");
     info
+}
+
+/// Threads of this process once the count reaches `want`, or after 2 s: a thread that was
+/// joined can stay listed in `/proc/self/task` for a moment while the kernel reaps it.
+fn threads_settled(want: usize) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while threads() != want && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    threads()
 }
 
 /// Threads of this process.
