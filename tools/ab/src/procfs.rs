@@ -173,51 +173,66 @@ mod tests {
 
     #[test]
     fn counts_open_files() {
-        // Both children inherit the same fds from this process (whatever its
-        // own parent left open); the second one opens three more.
-        let plain = Sleeper::spawn("exec sleep 5");
-        let three_more = Sleeper::spawn("exec sleep 5 7</dev/null 8</dev/null 9</dev/null");
-        let (a, b) = (plain.settled_fds(), three_more.settled_fds());
+        // One shell forks both sleepers, so they inherit the same fds (whatever
+        // this multithreaded test binary had open at that moment); the one in
+        // the background opens three more.
+        let pair = SleeperPair::spawn();
+        let (a, b) = (settled_fds(pair.plain()), settled_fds(pair.three_more));
         assert!(a >= 3, "stdin, stdout and stderr at least: {a}");
         assert_eq!(b, a + 3);
-        assert_eq!(fd_count(&[plain.pid(), three_more.pid()]), Some(a + b));
-        assert_eq!(fd_count(&[plain.pid(), u32::MAX]), Some(a));
+        assert_eq!(fd_count(&[pair.plain(), pair.three_more]), Some(a + b));
+        assert_eq!(fd_count(&[pair.plain(), u32::MAX]), Some(a));
         assert_eq!(fd_count(&[u32::MAX]), None);
     }
 
-    /// A `sh -c SCRIPT` child, killed on drop.
-    struct Sleeper(std::process::Child);
+    /// `sh` starts `sleep` in the background with fds 7-9 open, prints its
+    /// pid and then becomes a plain `sleep`; both are killed on drop.
+    struct SleeperPair {
+        shell: std::process::Child,
+        three_more: u32,
+    }
 
-    impl Sleeper {
-        fn spawn(script: &str) -> Sleeper {
-            let child = std::process::Command::new("sh")
+    impl SleeperPair {
+        fn spawn() -> SleeperPair {
+            use std::io::BufRead;
+            let script = "sleep 5 7</dev/null 8</dev/null 9</dev/null & echo $!; exec sleep 5";
+            let mut shell = std::process::Command::new("sh")
                 .args(["-c", script])
                 .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
                 .spawn()
                 .unwrap();
-            Sleeper(child)
+            let mut line = String::new();
+            std::io::BufReader::new(shell.stdout.as_mut().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            let three_more = line.trim().parse().unwrap();
+            SleeperPair { shell, three_more }
         }
 
-        fn pid(&self) -> u32 {
-            self.0.id()
-        }
-
-        /// Its fd count once `sleep` runs (the shell has exec'd it).
-        fn settled_fds(&self) -> u64 {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while comm(self.pid()).as_deref() != Some("sleep") {
-                assert!(std::time::Instant::now() < deadline, "sleep never started");
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            fd_count(&[self.pid()]).unwrap()
+        fn plain(&self) -> u32 {
+            self.shell.id()
         }
     }
 
-    impl Drop for Sleeper {
+    impl Drop for SleeperPair {
         fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
+            let _ = std::process::Command::new("kill")
+                .arg(self.three_more.to_string())
+                .status();
+            let _ = self.shell.kill();
+            let _ = self.shell.wait();
         }
+    }
+
+    /// A child's fd count once it runs `sleep` (its shell has exec'd it).
+    fn settled_fds(pid: u32) -> u64 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while comm(pid).as_deref() != Some("sleep") {
+            assert!(std::time::Instant::now() < deadline, "sleep never started");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        fd_count(&[pid]).unwrap()
     }
 
     fn comm(pid: u32) -> Option<String> {
