@@ -66,8 +66,12 @@ pub mod net {
     pub use corio_compat::net::*;
 }
 
-/// Runtime figures, cheap enough to read on any path.
+/// Runtime figures, cheap enough to read on any path: per-worker ring driver counters,
+/// connections and tokio's per-worker figures ([`Handle::metrics`], [`snapshot`]).
+///
+/// [`snapshot`]: metrics::snapshot
 pub mod metrics {
+    pub use corio_runtime::metrics::{snapshot, RuntimeMetrics, WorkerMetrics};
     pub use corio_runtime::ring_ops_in_flight;
 }
 

@@ -21,7 +21,10 @@ const ROUNDS: usize = 5;
 #[test]
 fn bursts_beyond_the_cq_lose_no_connection_and_no_byte() {
     for backend in [Backend::Uring, Backend::Epoll] {
-        let builder = corio::Builder::new().workers(1).ring_entries(2);
+        let builder = corio::Builder::new()
+            .workers(1)
+            .ring_entries(2)
+            .cq_entries(4);
         let Some(rt) = corio::__private::test_runtime_with(backend, builder) else {
             continue;
         };
@@ -30,7 +33,14 @@ fn bursts_beyond_the_cq_lose_no_connection_and_no_byte() {
                 .await
                 .unwrap_or_else(|_| panic!("{backend:?}: a burst hung"));
         });
-        eprintln!("{backend:?}: {CONNECTIONS} connections x {ROUNDS} bursts, every byte echoed");
+        let overflows = rt.metrics().total().cq_overflows;
+        if backend == Backend::Uring {
+            assert!(overflows > 0, "the bursts never overflowed the 4-entry CQ");
+        }
+        eprintln!(
+            "{backend:?}: {CONNECTIONS} connections x {ROUNDS} bursts, every byte echoed; \
+             {overflows} turns found the CQ overflowed"
+        );
     }
 }
 

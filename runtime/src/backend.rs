@@ -145,9 +145,7 @@ pub(crate) fn after_failed_start(error: &io::Error) -> BackendInfo {
 
 /// What `Backend::Auto` would pick on this machine, and why. Callable outside a runtime.
 pub fn probe() -> BackendInfo {
-    auto(RingConfig {
-        entries: crate::builder::DEFAULT_RING_ENTRIES,
-    })
+    auto(RingConfig::new(crate::builder::DEFAULT_RING_ENTRIES))
 }
 
 /// True when this thread is a worker of the uring backend (it owns a ring): sockets

@@ -31,6 +31,7 @@ pub struct Builder {
     pub(crate) backend: Backend,
     pub(crate) pin_workers: bool,
     pub(crate) ring_entries: u32,
+    pub(crate) cq_entries: Option<u32>,
     pub(crate) sharded: bool,
     pub(crate) thread_name: String,
     pub(crate) trim_memory: bool,
@@ -55,6 +56,7 @@ impl Builder {
             backend: Backend::Auto,
             pin_workers: true,
             ring_entries: DEFAULT_RING_ENTRIES,
+            cq_entries: None,
             sharded: false,
             thread_name: "corio-worker".to_owned(),
             trim_memory: true,
@@ -84,6 +86,14 @@ impl Builder {
     /// Submission queue entries of each worker's ring (a power of two, 1..=32768).
     pub fn ring_entries(mut self, entries: u32) -> Builder {
         self.ring_entries = entries;
+        self
+    }
+
+    /// Completion queue entries of each worker's ring (rounded up to a power of two by
+    /// the kernel, at least `ring_entries`; default twice `ring_entries` and at least
+    /// 4096, so a burst of completions does not spill into the kernel's overflow list).
+    pub fn cq_entries(mut self, entries: u32) -> Builder {
+        self.cq_entries = Some(entries);
         self
     }
 
@@ -144,8 +154,18 @@ impl Builder {
                 self.ring_entries
             )));
         }
+        if self
+            .cq_entries
+            .is_some_and(|cq| cq < self.ring_entries || cq > 65536)
+        {
+            return Err(invalid(format!(
+                "cq_entries must be between ring_entries ({}) and 65536, got {:?}",
+                self.ring_entries, self.cq_entries
+            )));
+        }
         let ring = RingConfig {
             entries: self.ring_entries,
+            cq_entries: self.cq_entries,
         };
         let resolved = backend::resolve(self.backend, self.backend_env, ring)?;
         let uring = resolved.info.kind == BackendKind::Uring;
@@ -189,4 +209,24 @@ impl Builder {
 
 fn invalid(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_sizes_are_validated_before_any_worker_starts() {
+        let bad = [
+            Builder::new().ring_entries(3),
+            Builder::new().ring_entries(65536),
+            Builder::new().ring_entries(64).cq_entries(32),
+            Builder::new().cq_entries(1 << 17),
+        ];
+        for builder in bad {
+            let err = builder.backend(Backend::Epoll).build().unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+            assert!(err.to_string().contains("entries"), "{err}");
+        }
+    }
 }

@@ -23,6 +23,7 @@ use tokio::runtime::Handle;
 use tokio::task::{JoinHandle, LocalSet};
 
 use crate::driver::Ring;
+use crate::metrics::Counters;
 use crate::runtime::Shared;
 
 /// What a worker thread knows about itself.
@@ -60,6 +61,14 @@ impl Current {
         }
     }
 
+    /// The metrics counters of the worker that owns what this thread creates.
+    pub(crate) fn home_counters(&self) -> &Arc<Counters> {
+        match self {
+            Current::Worker(worker) => &worker.shared.counters[worker.id],
+            Current::Guest(shared) => &shared.counters[0],
+        }
+    }
+
     /// Spawns `future` on a worker chosen round-robin: a worker uses its own cursor, so
     /// no state is shared on its path; a guest uses the runtime's.
     pub(crate) fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
@@ -72,7 +81,7 @@ impl Current {
                 let handles = &worker.shared.handles;
                 let target = worker.next.get() % handles.len();
                 worker.next.set(target + 1);
-                handles[target].spawn(future)
+                worker.shared.spawn_on(target, future)
             }
             Current::Guest(shared) => shared.spawn(future),
         }

@@ -16,6 +16,7 @@ mod error;
 mod fd;
 pub mod fs;
 mod gate;
+pub mod metrics;
 mod op;
 mod runtime;
 mod socket;

@@ -24,6 +24,7 @@ use crate::backend::{BackendInfo, BackendKind};
 use crate::builder::Builder;
 use crate::context::{self, GuestGuard};
 use crate::driver::RingConfig;
+use crate::metrics::{self, Counters, RuntimeMetrics};
 use crate::worker::{self, WorkerConfig, WorkerLinks};
 
 /// State every worker shares: read-only after start, except the round-robin cursor and
@@ -38,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) bound: Mutex<HashMap<SocketAddr, SocketAddr>>,
     /// Round-robin cursor of spawns from outside the workers (handles and guests).
     next: AtomicUsize,
+    /// Each worker's metrics counters, in worker order.
+    pub(crate) counters: Vec<Arc<Counters>>,
 }
 
 impl Shared {
@@ -48,7 +51,30 @@ impl Shared {
         F::Output: Send + 'static,
     {
         let worker = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
+        self.spawn_on(worker, future)
+    }
+
+    /// Spawns `future` on worker `worker`, counting it as a remote spawn there unless
+    /// the calling thread is that worker.
+    pub(crate) fn spawn_on<F>(&self, worker: usize, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        if context::worker().is_none_or(|current| current.id != worker) {
+            self.counters[worker].remote_spawn();
+        }
         self.handles[worker].spawn(future)
+    }
+
+    /// A snapshot of every worker's metrics.
+    pub(crate) fn metrics(&self) -> RuntimeMetrics {
+        let workers = self.counters.iter().zip(&self.handles).enumerate();
+        RuntimeMetrics {
+            workers: workers
+                .map(|(id, (counters, handle))| metrics::read(id, counters, handle))
+                .collect(),
+        }
     }
 }
 
@@ -95,6 +121,7 @@ impl Runtime {
         let (ready_tx, ready_rx) = mpsc::channel();
         let mut threads = Vec::with_capacity(workers);
         let mut shared_txs = Vec::with_capacity(workers);
+        let counters: Vec<Arc<Counters>> = (0..workers).map(|_| Arc::default()).collect();
         let spawned = (0..workers).try_for_each(|id| {
             let (shared_tx, shared_rx) = mpsc::channel();
             let (stop_tx, stop_rx) = oneshot::channel();
@@ -104,6 +131,7 @@ impl Runtime {
                 ring: (backend.kind == BackendKind::Uring).then_some(ring),
                 name: builder.thread_name.clone(),
                 trim_memory: builder.trim_memory,
+                counters: counters[id].clone(),
             };
             let links = WorkerLinks {
                 ready: ready_tx.clone(),
@@ -133,6 +161,7 @@ impl Runtime {
             sharded: builder.sharded,
             bound: Mutex::new(HashMap::new()),
             next: AtomicUsize::new(0),
+            counters,
         });
         for tx in shared_txs {
             let _ = tx.send(shared.clone());
@@ -151,6 +180,11 @@ impl Runtime {
     /// Number of workers.
     pub fn workers(&self) -> usize {
         self.handle.shared.handles.len()
+    }
+
+    /// A snapshot of every worker's metrics, as [`Handle::metrics`].
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.handle.metrics()
     }
 
     /// A handle to this runtime: cloneable, `Send`, usable from any thread.
@@ -374,6 +408,26 @@ pub struct Handle {
 }
 
 impl Handle {
+    /// A snapshot of every worker's metrics: ring driver counters, connections and the
+    /// figures of each worker's tokio runtime. Reads relaxed atomics only; call it from
+    /// any thread, as often as needed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let rt = corio_runtime::Builder::new().workers(2).build()?;
+    /// rt.block_on(async { corio_runtime::spawn_on(1, async {}).await })?;
+    /// let metrics = rt.handle().metrics();
+    /// assert_eq!(metrics.workers.len(), 2);
+    /// assert!(metrics.workers[1].remote_spawns >= 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.shared.metrics()
+    }
+
     /// Spawns a `Send` future on a worker chosen round-robin.
     ///
     /// # Examples

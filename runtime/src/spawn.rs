@@ -44,7 +44,7 @@ where
         "corio::spawn_on: worker {worker} does not exist (the runtime has {})",
         handles.len()
     );
-    handles[worker].spawn(future)
+    current.shared().spawn_on(worker, future)
 }
 
 /// Spawns a `!Send` future on the current worker.

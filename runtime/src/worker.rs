@@ -15,6 +15,7 @@ use tokio::task::LocalSet;
 
 use crate::context::{self, Worker};
 use crate::driver::{self, DriverTask, Ring, RingConfig};
+use crate::metrics::Counters;
 use crate::runtime::Shared;
 
 /// What a worker thread is started with.
@@ -26,6 +27,8 @@ pub(crate) struct WorkerConfig {
     pub(crate) name: String,
     /// Give freed memory back after load drops (`trim.rs`).
     pub(crate) trim_memory: bool,
+    /// The worker's metrics counters, shared with the runtime.
+    pub(crate) counters: Arc<Counters>,
 }
 
 /// The channels a worker thread talks to its `Runtime` through.
@@ -118,7 +121,8 @@ fn start(config: &WorkerConfig) -> io::Result<tokio::runtime::Runtime> {
     };
     builder.on_thread_park(driver::on_park);
     let rt = builder.build()?;
-    let ring = Ring::new(ring_config).map_err(|reason| reason.into_io_error())?;
+    let ring =
+        Ring::new(ring_config, config.counters.clone()).map_err(|reason| reason.into_io_error())?;
     ring.set_worker(config.id);
     let eventfd = ring.eventfd();
     context::set_ring(Some(ring));

@@ -46,6 +46,7 @@ impl Ring {
                 }
             }
         }
+        self.counters.cqes_reaped.add(count as u64);
         count
     }
 

@@ -29,6 +29,7 @@ pub(crate) use probe::{probe, RingConfig, Setup};
 pub(crate) use remote::Remote;
 pub(crate) use wake::{on_park, DriverTask};
 
+use crate::metrics::Counters;
 use lifecycle::Lifecycle;
 
 /// `user_data` of SQEs whose CQE nobody waits for (`AsyncCancel` requests). Slab
@@ -56,6 +57,8 @@ pub(crate) struct Ring {
     driver_notified: bool,
     remote: Arc<Remote>,
     setup: Setup,
+    /// The worker's metrics counters (`metrics.rs`).
+    counters: Arc<Counters>,
 }
 
 impl Ring {
@@ -100,6 +103,15 @@ impl Ring {
         }
         self.injected_panic();
         self.reap();
+        self.counters.ops_in_flight.set(self.ops.len() as u64);
+        self.counters
+            .cq_dropped
+            .set(u64::from(self.uring.completion().overflow()));
+    }
+
+    /// Counts an eventfd wake-up of the driver task.
+    pub(crate) fn count_eventfd_wakeup(&self) {
+        self.counters.eventfd_wakeups.add(1);
     }
 
     /// Records the driver task's waker; it is woken when SQEs wait for submission.

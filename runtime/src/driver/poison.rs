@@ -136,7 +136,7 @@ mod tests {
 
     /// Installs a ring for worker 7 on this test thread; false (skip) without io_uring.
     fn install_ring() -> bool {
-        match Ring::new(RingConfig { entries: 16 }) {
+        match Ring::new(RingConfig::new(16), Default::default()) {
             Ok(ring) => {
                 ring.set_worker(7);
                 context::set_ring(Some(ring));

@@ -20,12 +20,25 @@ use slab::Slab;
 
 use super::{Remote, Ring, UNTRACKED};
 use crate::error::{self, Unavailable};
+use crate::metrics::Counters;
 
 /// Parameters of a ring.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RingConfig {
-    /// Submission queue entries (the CQ gets twice as many).
+    /// Submission queue entries.
     pub(crate) entries: u32,
+    /// Completion queue entries; `None` for [`cq_entries`] of `entries`.
+    pub(crate) cq_entries: Option<u32>,
+}
+
+impl RingConfig {
+    /// A ring of `entries` SQEs with the default CQ size.
+    pub(crate) fn new(entries: u32) -> RingConfig {
+        RingConfig {
+            entries,
+            cq_entries: None,
+        }
+    }
 }
 
 /// What the kernel accepted when the ring was set up.
@@ -35,6 +48,8 @@ pub(crate) struct Setup {
     pub(crate) flags: &'static str,
     /// Submission queue entries.
     pub(crate) entries: u32,
+    /// Completion queue entries, as the kernel sized the CQ.
+    pub(crate) cq_entries: u32,
 }
 
 /// The opcodes corio submits (one `op/<opcode>.rs` each, plus `AsyncCancel`), with their
@@ -179,8 +194,10 @@ fn forced_failure() -> Result<(), Unavailable> {
     }
 }
 
-/// Flag sets tried in order; the first the kernel accepts wins.
+/// Flag sets tried in order; the first the kernel accepts wins. `NO_SQARRAY` (6.6+)
+/// drops the SQ index array: the kernel reads SQEs in ring order.
 const ATTEMPTS: &[&str] = &[
+    "SINGLE_ISSUER|DEFER_TASKRUN|TASKRUN_FLAG|SUBMIT_ALL|NO_SQARRAY",
     "SINGLE_ISSUER|DEFER_TASKRUN|TASKRUN_FLAG|SUBMIT_ALL",
     "COOP_TASKRUN|TASKRUN_FLAG|SUBMIT_ALL",
     "none",
@@ -195,13 +212,15 @@ pub(crate) fn probe(config: RingConfig) -> Result<Setup, Unavailable> {
 fn create(config: RingConfig) -> Result<(IoUring, Setup), Unavailable> {
     let mut last = libc::EINVAL;
     for flags in ATTEMPTS {
-        match builder(flags).build(config.entries) {
+        let cq = config.cq_entries.unwrap_or(cq_entries(config.entries));
+        match builder(flags, cq).build(config.entries) {
             Ok(mut uring) => {
                 check_opcodes(&uring)?;
                 check_enter(&mut uring)?;
                 let setup = Setup {
                     flags,
                     entries: config.entries,
+                    cq_entries: uring.params().cq_entries(),
                 };
                 return Ok((uring, setup));
             }
@@ -234,8 +253,20 @@ fn setup_error(errno: i32) -> Unavailable {
     }
 }
 
-fn builder(flags: &str) -> io_uring::Builder {
+/// The smallest completion queue a ring gets by default: one CQE for every multishot poll of a
+/// thousand busy connections and their sends, without relying on the kernel's overflow
+/// list (64 KiB of CQEs).
+const MIN_CQ_ENTRIES: u32 = 4096;
+
+/// Completion queue entries for a ring of `entries` SQEs: at least twice as many, and
+/// at least [`MIN_CQ_ENTRIES`] (the kernel clamps to its maximum).
+fn cq_entries(entries: u32) -> u32 {
+    entries.saturating_mul(2).max(MIN_CQ_ENTRIES)
+}
+
+fn builder(flags: &str, cq_entries: u32) -> io_uring::Builder {
     let mut builder = IoUring::builder();
+    builder.setup_cqsize(cq_entries).setup_clamp();
     for flag in flags.split('|') {
         match flag {
             "SINGLE_ISSUER" => builder.setup_single_issuer(),
@@ -243,6 +274,7 @@ fn builder(flags: &str) -> io_uring::Builder {
             "TASKRUN_FLAG" => builder.setup_taskrun_flag(),
             "COOP_TASKRUN" => builder.setup_coop_taskrun(),
             "SUBMIT_ALL" => builder.setup_submit_all(),
+            "NO_SQARRAY" => builder.setup_no_sqarray(),
             _ => &mut builder,
         };
     }
@@ -292,6 +324,21 @@ fn require_opcodes(supported: impl Fn(u8) -> bool) -> Result<(), Unavailable> {
     }
 }
 
+/// io-wq threads a ring may start for unbounded work (sockets and pipes: the splices of
+/// `copy_file_to` that wait for a slow peer), so a crowd of stalled clients cannot start
+/// thousands of threads. Bounded work (regular files) keeps the kernel's limit,
+/// min(SQ entries, 4 × CPUs).
+const MAX_UNBOUNDED_IOWQ: u32 = 256;
+
+/// Caps the ring's unbounded io-wq workers; a kernel without the register op (before
+/// 5.15) keeps its default.
+fn cap_iowq(uring: &IoUring) {
+    let mut max = [0, MAX_UNBOUNDED_IOWQ];
+    if let Err(err) = uring.submitter().register_iowq_max_workers(&mut max) {
+        tracing::debug!(error = %err, "io-wq worker cap not set");
+    }
+}
+
 fn eventfd() -> io::Result<OwnedFd> {
     // SAFETY: eventfd takes no pointers; the result is checked before use.
     let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
@@ -305,13 +352,14 @@ fn eventfd() -> io::Result<OwnedFd> {
 impl Ring {
     /// Creates this thread's ring, probes its opcodes and `io_uring_enter`, and registers
     /// its eventfd.
-    pub(crate) fn new(config: RingConfig) -> Result<Ring, Unavailable> {
+    pub(crate) fn new(config: RingConfig, counters: Arc<Counters>) -> Result<Ring, Unavailable> {
         forced_failure()?;
         let (uring, setup) = create(config)?;
         let register = |what, err: io::Error| Unavailable::Register {
             what,
             errno: err.raw_os_error().unwrap_or(0),
         };
+        cap_iowq(&uring);
         let eventfd = Arc::new(eventfd().map_err(|err| register("eventfd", err))?);
         uring
             .submitter()
@@ -325,6 +373,7 @@ impl Ring {
             driver_notified: false,
             remote: Remote::register(eventfd),
             setup,
+            counters,
         })
     }
 }
@@ -373,6 +422,28 @@ mod tests {
             }
             Err(err) => eprintln!("skipping: io_uring unavailable: {err}"),
         }
+    }
+
+    #[test]
+    fn a_ring_gets_a_large_cq_and_a_capped_io_wq() {
+        match create(RingConfig::new(8)) {
+            Ok((uring, setup)) => {
+                assert_eq!(setup.cq_entries, MIN_CQ_ENTRIES, "{setup:?}");
+                cap_iowq(&uring);
+                // Zeros ask for the current limits without changing them.
+                let mut max = [0, 0];
+                uring
+                    .submitter()
+                    .register_iowq_max_workers(&mut max)
+                    .expect("kernel 5.15+");
+                assert_eq!(max[1], MAX_UNBOUNDED_IOWQ, "{max:?}");
+            }
+            Err(err) if crate::__private::uring_required() => {
+                panic!("io_uring unavailable: {err}")
+            }
+            Err(err) => eprintln!("skipping: io_uring unavailable: {err}"),
+        }
+        assert_eq!(cq_entries(32768), 65536);
     }
 
     #[test]

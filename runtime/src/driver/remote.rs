@@ -167,6 +167,7 @@ impl Ring {
     /// Adopts ops that were dropped on other threads.
     pub(super) fn adopt_remote_orphans(&mut self) {
         for (index, orphan, cancel) in self.remote.take() {
+            self.counters.remote_orphans.add(1);
             if cancel {
                 self.orphan(index, orphan);
             } else {

@@ -39,6 +39,9 @@ impl Ring {
             opcode = sqe.get_opcode(),
             "push"
         );
+        if multishot {
+            self.counters.multishot_arms.add(1);
+        }
         self.notify_driver();
         Ok(index)
     }
@@ -52,16 +55,21 @@ impl Ring {
             if unsafe { self.uring.submission().push(sqe) }.is_ok() {
                 return Ok(());
             }
+            self.counters.sq_full_flushes.add(1);
             self.submit()?;
         }
     }
 
     /// Submits queued SQEs and runs deferred completions when there is anything to do.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
-        let pending = {
+        let (pending, overflow) = {
             let sq = self.uring.submission();
-            !sq.is_empty() || sq.taskrun() || sq.cq_overflow()
+            let overflow = sq.cq_overflow();
+            (!sq.is_empty() || sq.taskrun() || overflow, overflow)
         };
+        if overflow {
+            self.counters.cq_overflows.add(1);
+        }
         if pending {
             self.submit()?;
         }
@@ -72,8 +80,10 @@ impl Ring {
     pub(crate) fn submit(&mut self) -> io::Result<()> {
         let mut busy = 0;
         loop {
+            self.counters.enters.add(1);
             match self.uring.submit() {
                 Ok(submitted) => {
+                    self.counters.sqes_submitted.add(submitted as u64);
                     crate::trace::trace_op!(ring = self.remote.id(), submitted, "submit");
                     return Ok(());
                 }

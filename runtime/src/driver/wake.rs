@@ -70,7 +70,10 @@ impl Future for DriverTask {
                 return Poll::Ready(());
             }
             match self.eventfd.poll_read_ready(cx) {
-                Poll::Ready(Ok(mut guard)) => guard.clear_ready(),
+                Poll::Ready(Ok(mut guard)) => {
+                    guard.clear_ready();
+                    context::with_ring(|ring| ring.count_eventfd_wakeup());
+                }
                 Poll::Ready(Err(err)) => {
                     tracing::error!(error = %err, "ring eventfd failed; the park hook drives the ring");
                     return Poll::Ready(());

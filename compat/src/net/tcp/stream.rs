@@ -11,6 +11,8 @@ use socket2::SockRef;
 use tokio::io::ReadBuf;
 use tokio::net::ToSocketAddrs;
 
+use corio_runtime::metrics::ConnectionTally;
+
 use crate::io::Source;
 use crate::net::addr;
 
@@ -24,6 +26,8 @@ use crate::net::addr;
 /// works from any thread (another worker, a plain thread, `Runtime::block_on`).
 pub struct TcpStream {
     pub(crate) io: Source,
+    /// Counts the stream in its worker's `corio::metrics` connections.
+    _tally: ConnectionTally,
 }
 
 impl TcpStream {
@@ -49,13 +53,17 @@ impl TcpStream {
         addr: SocketAddr,
     ) -> io::Result<TcpStream> {
         let io = crate::io::connect(socket, &addr.into()).await?;
-        Ok(TcpStream { io })
+        Ok(TcpStream {
+            io,
+            _tally: ConnectionTally::new(),
+        })
     }
 
     /// Wraps a connected socket fd for the current backend.
     pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
         Ok(TcpStream {
             io: Source::new(fd)?,
+            _tally: ConnectionTally::new(),
         })
     }
 

@@ -9,6 +9,8 @@ use std::path::Path;
 use socket2::{Domain, SockAddr, SockRef, Type};
 
 use super::{SocketAddr, UCred};
+use corio_runtime::metrics::ConnectionTally;
+
 use crate::io::Source;
 
 /// A Unix stream connection, like `tokio::net::UnixStream`.
@@ -17,6 +19,8 @@ use crate::io::Source;
 /// backends: one non-blocking syscall once the socket is ready, tokio's semantics.
 pub struct UnixStream {
     pub(crate) io: Source,
+    /// Counts the stream in its worker's `corio::metrics` connections.
+    _tally: ConnectionTally,
 }
 
 impl UnixStream {
@@ -58,6 +62,7 @@ impl UnixStream {
     ) -> io::Result<UnixStream> {
         Ok(UnixStream {
             io: crate::io::connect(socket, addr).await?,
+            _tally: ConnectionTally::new(),
         })
     }
 
@@ -65,6 +70,7 @@ impl UnixStream {
     pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<UnixStream> {
         Ok(UnixStream {
             io: Source::new(fd)?,
+            _tally: ConnectionTally::new(),
         })
     }
 
