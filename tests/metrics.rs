@@ -138,3 +138,27 @@ fn spawns_from_other_threads_are_counted_where_they_land() {
         assert_eq!(own, 0, "{backend:?}");
     }
 }
+
+#[corio::test(backend = "both", workers = 2)]
+async fn spawn_avoids_the_worker_holding_more_tasks() {
+    let (release, released) = tokio::sync::watch::channel(false);
+    let wait = |mut released: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = released.wait_for(|&go| go).await;
+        corio::worker_id()
+    };
+    let held: Vec<_> = (0..100)
+        .map(|_| corio::spawn_on(1, wait(released.clone())))
+        .collect();
+    // Worker 1 now holds 100 more live tasks than worker 0.
+    let placed: Vec<_> = (0..10)
+        .map(|_| corio::spawn(wait(released.clone())))
+        .collect();
+    assert!(snapshot().workers[1].alive_tasks >= 100);
+    release.send(true).unwrap();
+    for task in held {
+        assert_eq!(task.await.unwrap(), 1);
+    }
+    for task in placed {
+        assert_eq!(task.await.unwrap(), 0, "placed on the busier worker");
+    }
+}

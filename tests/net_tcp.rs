@@ -397,7 +397,8 @@ async fn streams_move_to_other_workers_before_first_use() {
     let (server, _) = listener.accept().await.unwrap();
     let data = pattern(1 << 20, 15);
     let expected = data.clone();
-    // corio::spawn places tasks round-robin from worker 0: these two land on 0 and 1.
+    // corio::spawn places tasks round-robin from worker 0 while the workers hold as many
+    // tasks: these two land on 0 and 1.
     let server = corio::spawn(async move {
         let mut server = server;
         let mut got = Vec::new();

@@ -69,8 +69,8 @@ impl Current {
         }
     }
 
-    /// Spawns `future` on a worker chosen round-robin: a worker uses its own cursor, so
-    /// no state is shared on its path; a guest uses the runtime's.
+    /// Spawns `future` where [`Shared::place`] puts the next cursor position: a worker
+    /// uses its own cursor, so no state is shared on its path; a guest uses the runtime's.
     pub(crate) fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -78,10 +78,9 @@ impl Current {
     {
         match self {
             Current::Worker(worker) => {
-                let handles = &worker.shared.handles;
-                let target = worker.next.get() % handles.len();
-                worker.next.set(target + 1);
-                worker.shared.spawn_on(target, future)
+                let cursor = worker.next.get();
+                worker.next.set(cursor.wrapping_add(1));
+                worker.shared.spawn_on(worker.shared.place(cursor), future)
             }
             Current::Guest(shared) => shared.spawn(future),
         }

@@ -44,14 +44,29 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Spawns `future` on the next worker in round-robin order.
+    /// Spawns `future` on the worker [`Shared::place`] picks for the runtime's cursor.
     pub(crate) fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let worker = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
+        let worker = self.place(self.next.fetch_add(1, Ordering::Relaxed));
         self.spawn_on(worker, future)
+    }
+
+    /// Where a new task goes, for round-robin position `cursor`: that worker, or the one
+    /// after it when it has fewer live tasks (two choices, so a worker that holds long
+    /// tasks gets fewer new ones while an even load stays round-robin). Two relaxed
+    /// loads of tokio's task counts.
+    pub(crate) fn place(&self, cursor: usize) -> usize {
+        let workers = self.handles.len();
+        let (first, second) = (cursor % workers, (cursor + 1) % workers);
+        let alive = |worker: usize| self.handles[worker].metrics().num_alive_tasks();
+        if first != second && alive(second) < alive(first) {
+            second
+        } else {
+            first
+        }
     }
 
     /// Spawns `future` on worker `worker`, counting it as a remote spawn there unless
@@ -206,7 +221,8 @@ impl Runtime {
         &self.handle
     }
 
-    /// Spawns a `Send` future on a worker chosen round-robin. Works from any thread.
+    /// Spawns a `Send` future on a worker chosen round-robin, skipping to the next worker
+    /// when it has fewer live tasks. Works from any thread.
     ///
     /// The task starts at once, whether or not the returned `JoinHandle` is awaited.
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
@@ -428,7 +444,8 @@ impl Handle {
         self.shared.metrics()
     }
 
-    /// Spawns a `Send` future on a worker chosen round-robin.
+    /// Spawns a `Send` future on a worker chosen round-robin, skipping to the next worker
+    /// when it has fewer live tasks.
     ///
     /// # Examples
     ///

@@ -1,6 +1,7 @@
-//! Spawning: `spawn` places a `Send` task on a worker chosen round-robin (a worker keeps
-//! its own cursor, so no state is shared on that path), `spawn_on` on a named worker,
-//! `spawn_local` on the current worker's `LocalSet`. `tokio::spawn` inside a worker also
+//! Spawning: `spawn` places a `Send` task on a worker chosen round-robin, or on the
+//! worker after that one when it has fewer live tasks (a worker keeps its own cursor, so
+//! no state is shared on that path), `spawn_on` on a named worker, `spawn_local` on the
+//! current worker's `LocalSet`. `tokio::spawn` inside a worker also
 //! stays on that worker. Everything except `spawn_local` and `worker_id` also works on a
 //! guest thread (inside `Runtime::block_on` or `Handle::enter`).
 
@@ -13,7 +14,8 @@ use tokio::task::JoinHandle;
 
 use crate::context;
 
-/// Spawns a `Send` future on some worker of the current runtime (round-robin).
+/// Spawns a `Send` future on some worker of the current runtime: the next in round-robin
+/// order, or the one after it when that one has fewer live tasks.
 ///
 /// # Panics
 ///
