@@ -44,10 +44,18 @@ async fn tokio_apis_work_inside_workers() {
 
 #[corio::test(backend = "both", workers = 2)]
 async fn corio_spawn_spreads_over_every_worker() {
+    // Tasks that stay alive until released: each worker's live task count grows with
+    // what it was given, so placement by task count keeps the split even.
+    let (release, released) = tokio::sync::watch::channel(false);
     let mut handles = Vec::new();
     for _ in 0..1000 {
-        handles.push(corio::spawn(async { corio::worker_id() }));
+        let mut released = released.clone();
+        handles.push(corio::spawn(async move {
+            let _ = released.wait_for(|&go| go).await;
+            corio::worker_id()
+        }));
     }
+    release.send(true).unwrap();
     let mut per_worker: HashMap<usize, usize> = HashMap::new();
     for handle in handles {
         *per_worker.entry(handle.await.unwrap()).or_default() += 1;
