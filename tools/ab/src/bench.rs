@@ -10,6 +10,7 @@ use crate::child::Failure;
 use crate::cli::{BenchArgs, Mode};
 use crate::idle::{self, IdleRow};
 use crate::nofile;
+use crate::perf;
 use crate::plan::Plan;
 use crate::progress::Progress;
 use crate::report::{self, Machine};
@@ -56,6 +57,7 @@ pub(crate) fn main(args: &BenchArgs) -> Result<ExitCode, String> {
 
 /// The load modes (http, echo): runs, table, JSON, SVG; the rows that worked.
 fn load_rows(args: &BenchArgs, plan: &Plan, machine: &Machine) -> Result<usize, String> {
+    perf::prepare();
     let records = run_all(plan, run::run_once, describe_load);
     let rows: Vec<RowSummary> = plan
         .variants

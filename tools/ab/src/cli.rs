@@ -157,7 +157,8 @@ pub(crate) struct BenchArgs {
     #[arg(value_name = "LIST", long, value_parser = parse_cpu_list)]
     pub(crate) load_cpus: Option<CpuList>,
     /// Comma-separated rows to run; default: corio-uring,corio-epoll,tokio-ct,tokio-mt
-    /// (corio-uring,corio-epoll for a server command).
+    /// (and raw-uring,raw-epoll with --mode echo; corio-uring,corio-epoll for a server
+    /// command).
     #[arg(value_name = "LIST", long, value_delimiter = ',', value_enum)]
     pub(crate) variants: Vec<Variant>,
     /// Give up on a server that does not accept connections within this many seconds.
@@ -210,6 +211,10 @@ pub(crate) enum ServeRuntime {
     TokioMt,
     /// corio, backend chosen by CORIO_BACKEND.
     Corio,
+    /// The reference server on io_uring alone (no runtime; see `raw`).
+    RawUring,
+    /// The reference server on epoll alone (no runtime; see `raw`).
+    RawEpoll,
 }
 
 /// Options of the hidden `load` subcommand.

@@ -4,7 +4,9 @@
 //! The parent process orchestrates; it re-executes itself as its two kinds
 //! of children: `corio-ab serve` (the bundled hyper hello / echo server, see
 //! [`serve`]) and `corio-ab load` (the load generator, see [`load`]), each
-//! pinned to its own CPUs. A user's server binary replaces `serve`.
+//! pinned to its own CPUs. A user's server binary replaces `serve`. The
+//! `raw-uring` and `raw-epoll` rows run reference servers written without a
+//! runtime ([`raw`]).
 //!
 //! ```text
 //! corio-ab (parent: plan, interleaved runs, /proc + perf snapshots, table, JSON, SVG)
@@ -35,6 +37,7 @@ mod plan;
 mod procfs;
 mod progress;
 mod protocol;
+mod raw;
 mod report;
 mod results;
 mod run;

@@ -157,7 +157,7 @@ impl Plan {
 
 fn variants(args: &BenchArgs, user_server: bool) -> Result<Vec<Variant>, String> {
     if args.variants.is_empty() {
-        return Ok(Variant::defaults(user_server, args.service));
+        return Ok(Variant::defaults(user_server, args.service, args.mode));
     }
     let mut list = args.variants.clone();
     let mut seen = std::collections::HashSet::new();
@@ -165,8 +165,16 @@ fn variants(args: &BenchArgs, user_server: bool) -> Result<Vec<Variant>, String>
     if user_server {
         if let Some(v) = list.iter().find(|v| v.corio_backend().is_none()) {
             return Err(format!(
-                "--variants {v}: the tokio rows run the bundled server; with a server \
-                 command use corio-uring and/or corio-epoll"
+                "--variants {v}: the tokio and raw rows run the bundled server; with a \
+                 server command use corio-uring and/or corio-epoll"
+            ));
+        }
+    }
+    if args.service == Service::File {
+        if let Some(v) = list.iter().find(|v| v.is_raw()) {
+            return Err(format!(
+                "--variants {v}: {}",
+                crate::serve_file::NO_RAW_FILE_SERVICE
             ));
         }
     }

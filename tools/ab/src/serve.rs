@@ -1,7 +1,9 @@
 //! The bundled servers that `corio-ab serve` runs: the hyper "Hello, World!"
 //! service (the `hello_hyper` example's service) or a TCP echo server, on one
-//! function per runtime (the file servers are in [`crate::serve_file`]). The connection handlers are generic over the stream
-//! so that the corio variant reuses them with `corio::net::TcpStream`.
+//! function per runtime (the file servers are in [`crate::serve_file`], the
+//! reference servers without a runtime in [`crate::raw`]). The connection
+//! handlers are generic over the stream so that the corio variant reuses
+//! them with `corio::net::TcpStream`.
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -14,6 +16,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::cli::{Mode, ServeArgs, ServeRuntime, Service};
+use crate::raw;
 
 /// The hello service's response body.
 pub(crate) const HELLO: &[u8] = b"Hello, World!";
@@ -41,6 +44,8 @@ pub(crate) fn main(args: &ServeArgs) -> Result<(), String> {
         ServeRuntime::TokioCt => serve_tokio_ct(server),
         ServeRuntime::TokioMt => serve_tokio_mt(server, workers),
         ServeRuntime::Corio => serve_corio(server, workers),
+        ServeRuntime::RawUring => raw::main(raw::Kind::Uring, addr, args.mode, status, workers),
+        ServeRuntime::RawEpoll => raw::main(raw::Kind::Epoll, addr, args.mode, status, workers),
     }
 }
 

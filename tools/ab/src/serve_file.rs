@@ -14,6 +14,11 @@ use tower_http::services::ServeDir;
 
 use crate::cli::ServeRuntime;
 
+/// Why the raw rows cannot serve files.
+pub(crate) const NO_RAW_FILE_SERVICE: &str =
+    "the raw servers (raw-uring, raw-epoll) have no file service; --server file runs \
+     corio-uring, corio-epoll, tokio-ct and tokio-mt";
+
 // The example's main.rs, its tests and corio-ab all compile this one file;
 // corio-ab uses only `FileService` and `serve`, and the lints of the
 // example's code are the example's business.
@@ -33,6 +38,7 @@ pub(crate) fn main(
 ) -> Result<(), String> {
     let tokio_rt = match runtime {
         ServeRuntime::Corio => return serve_corio(addr, root, workers),
+        ServeRuntime::RawUring | ServeRuntime::RawEpoll => return Err(NO_RAW_FILE_SERVICE.into()),
         ServeRuntime::TokioCt => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),

@@ -55,6 +55,15 @@ fn tokio_rows_need_the_bundled_server() {
 }
 
 #[test]
+fn raw_rows_need_the_bundled_hello_or_echo_server() {
+    fails_with(&["--variants", "raw-epoll", "--", "true"], "bundled server");
+    fails_with(
+        &["--server", "file", "--variants", "tokio-ct,raw-uring"],
+        "no file service",
+    );
+}
+
+#[test]
 fn body_in_echo_mode() {
     fails_with(&["--mode", "echo", "--body", "10"], "--body");
 }
