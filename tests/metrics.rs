@@ -162,3 +162,44 @@ async fn spawn_avoids_the_worker_holding_more_tasks() {
         assert_eq!(task.await.unwrap(), 0, "placed on the busier worker");
     }
 }
+
+#[corio::test(backend = "both", workers = 1)]
+async fn a_worker_that_never_parks_still_completes_io() {
+    let (mut a, b) = tcp_pair().await;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spinning = done.clone();
+    // Always runnable: the worker never parks while it spins, so completions must
+    // reach the reader without the park hook.
+    let spinner = tokio::spawn(async move {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !spinning.load(std::sync::atomic::Ordering::Relaxed) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the reads never completed"
+            );
+            tokio::task::yield_now().await;
+        }
+    });
+    let b = b.into_std().unwrap();
+    let writer = std::thread::spawn(move || {
+        for round in 0..100u8 {
+            std::thread::sleep(Duration::from_micros(200));
+            std::io::Write::write_all(&mut &b, &[round]).unwrap();
+        }
+        b
+    });
+    let parks = this_worker().parks;
+    for round in 0..100u8 {
+        let mut byte = [0u8];
+        a.read_exact(&mut byte).await.unwrap();
+        assert_eq!(byte[0], round);
+    }
+    assert_eq!(
+        this_worker().parks,
+        parks,
+        "the spinner kept the worker awake"
+    );
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    spinner.await.unwrap();
+    drop(writer.join().unwrap());
+}

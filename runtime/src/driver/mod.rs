@@ -96,17 +96,41 @@ impl Ring {
     }
 
     /// The body of [`Ring::turn`], which runs it with panics caught (`poison.rs`).
-    fn turn_once(&mut self) {
+    fn turn_once(&mut self) -> usize {
         self.adopt_remote_orphans();
         if let Err(err) = self.flush() {
             tracing::error!(error = %err, "io_uring submit failed");
         }
         self.injected_panic();
-        self.reap();
+        let reaped = self.reap();
         self.counters.ops_in_flight.set(self.ops.len() as u64);
         self.counters
             .cq_dropped
             .set(u64::from(self.uring.completion().overflow()));
+        reaped
+    }
+
+    /// True while the kernel holds deferred completions this ring has not run yet
+    /// (`IORING_SQ_TASKRUN`): one `io_uring_enter` runs at most a few dozen of them and
+    /// sets the flag again for the rest.
+    pub(crate) fn has_deferred_work(&mut self) -> bool {
+        !self.is_poisoned() && self.uring.submission().taskrun()
+    }
+
+    /// Lets the kernel signal the eventfd for new completions (`quiet` false), or stops
+    /// it (`IORING_CQ_EVENTFD_DISABLED`) while the driver task polls the ring on its own;
+    /// returns whether the setting changed.
+    pub(crate) fn quiet_eventfd(&mut self, quiet: bool) -> bool {
+        let cq = self.uring.completion();
+        if cq.eventfd_disabled() == quiet {
+            return false;
+        }
+        if quiet {
+            cq.disable_eventfd();
+        } else {
+            cq.enable_eventfd();
+        }
+        true
     }
 
     /// Counts an eventfd wake-up of the driver task.

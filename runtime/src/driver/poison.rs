@@ -24,11 +24,13 @@ use crate::context;
 
 impl Ring {
     /// One turn of the driver: take ops dropped on other threads, submit queued SQEs,
-    /// run deferred completions and reap the CQ. A panic poisons the ring; a poisoned
-    /// ring does nothing.
-    pub(crate) fn turn(&mut self) {
+    /// run deferred completions and reap the CQ; returns how many CQEs it reaped. A
+    /// panic poisons the ring; a poisoned ring does nothing.
+    pub(crate) fn turn(&mut self) -> usize {
+        let mut reaped = 0;
         // A poisoned ring has nothing left to turn; its error reaches the ops' polls.
-        let _ = self.guarded(Ring::turn_once);
+        let _ = self.guarded(|ring| reaped = ring.turn_once());
+        reaped
     }
 
     /// Runs `f` on the ring unless it is poisoned; a panic in `f` poisons it.

@@ -2,14 +2,22 @@
 //! reactor, and two places turn the ring.
 //!
 //! - The park hook ([`on_park`], tokio's `on_thread_park`) submits what tasks queued and
-//!   reaps the CQ right before the worker would sleep in `epoll_wait`, so it never sleeps
-//!   with completions pending. It costs one `io_uring_enter` only when the SQ is non-empty
-//!   or the kernel set `IORING_SQ_TASKRUN`.
+//!   runs and reaps every deferred completion right before the worker would sleep in
+//!   `epoll_wait`, so it never sleeps with completions pending. It costs an
+//!   `io_uring_enter` only when the SQ is non-empty or the kernel set `IORING_SQ_TASKRUN`
+//!   (one enter runs a few dozen deferred completions; it loops while the flag stays).
 //! - The driver task ([`DriverTask`]) turns the ring when the eventfd becomes readable
 //!   (a completion arrived, or another thread dropped an op) and when an op is pushed.
-//!   It keeps a busy worker — one that never parks, such as a task spinning on
-//!   `yield_now` — submitting and reaping. It runs after the tasks queued before it, so
-//!   the SQEs they push are still submitted in one batch.
+//!   It runs after the tasks queued before it, so the SQEs they push are still submitted
+//!   in one batch.
+//!
+//! While completions keep coming (a turn reaped some), the driver task silences the
+//! eventfd (`IORING_CQ_EVENTFD_DISABLED`) and polls the ring itself once per round of the
+//! worker's run queue, by waking itself: a busy worker takes no eventfd signal and no
+//! reactor wake-up per batch, and a task that never parks (one spinning on `yield_now`)
+//! still sees its completions within a round. The first turn that finds nothing turns
+//! the eventfd back on and turns once more, for what arrived while it was off; the park
+//! hook also turns it on before the worker sleeps.
 //!
 //! Both turn it through [`Ring::turn`](super::Ring::turn), which turns a panic into a
 //! poisoned ring (`poison.rs`) rather than a dead driver task or an unwinding worker; the
@@ -31,9 +39,17 @@ use tokio::io::Interest;
 
 use crate::context;
 
-/// tokio's `on_thread_park` hook: flush and reap this thread's ring, then wake.
+/// tokio's `on_thread_park` hook: let the eventfd wake the worker again, run every
+/// deferred completion and reap, then wake.
 pub(crate) fn on_park() {
-    if context::with_ring(|ring| ring.turn()).is_some() {
+    let turned = context::with_ring(|ring| {
+        ring.quiet_eventfd(false);
+        ring.turn();
+        while ring.has_deferred_work() {
+            ring.turn();
+        }
+    });
+    if turned.is_some() {
         context::wake_ready();
     }
 }
@@ -60,14 +76,26 @@ impl Future for DriverTask {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         loop {
-            let alive = context::with_ring(|ring| {
+            let turn = context::with_ring(|ring| {
                 ring.set_driver(cx.waker());
-                ring.turn();
-                !ring.is_poisoned()
+                let reaped = ring.turn();
+                let busy = reaped > 0 || ring.has_deferred_work();
+                // Busy: keep the eventfd quiet and come back after this round's tasks.
+                // Idle: let the kernel signal again; if that changed anything, turn once
+                // more for what arrived while it was quiet.
+                let recheck = ring.quiet_eventfd(busy) && !busy;
+                (!ring.is_poisoned(), busy, recheck)
             });
             context::wake_ready();
-            if alive != Some(true) {
+            let Some((true, busy, recheck)) = turn else {
                 return Poll::Ready(());
+            };
+            if busy {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if recheck {
+                continue;
             }
             match self.eventfd.poll_read_ready(cx) {
                 Poll::Ready(Ok(mut guard)) => {
