@@ -40,6 +40,7 @@ mod protocol;
 mod raw;
 mod report;
 mod results;
+mod ring;
 mod run;
 mod serve;
 mod serve_file;

@@ -219,12 +219,43 @@ pub(crate) fn table(plan: &Plan, machine: &Machine, rows: &[RowSummary]) -> Stri
     if let Some(line) = layout.footnote() {
         let _ = writeln!(out, "{line}");
     }
+    for line in ring_lines(rows) {
+        let _ = writeln!(out, "{line}");
+    }
     notes.extend(load_note(plan, rows));
     notes.extend(background_note(rows));
     for (i, note) in notes.iter().enumerate() {
         let _ = writeln!(out, "[{}] {note}", i + 1);
     }
     out
+}
+
+/// corio's own counters per response for the rows that report them (the
+/// bundled corio servers); nothing when no row does.
+fn ring_lines(rows: &[RowSummary]) -> Vec<String> {
+    let body: Vec<_> = rows
+        .iter()
+        .filter_map(|row| {
+            let per_req = row.ring_per_req?;
+            let mut cells = vec![row.variant.name().to_string()];
+            cells.extend(per_req.iter().map(|s| sig3(s.median)));
+            Some((row.variant.name(), Ok(cells)))
+        })
+        .collect();
+    if body.is_empty() {
+        return Vec::new();
+    }
+    let mut header = vec!["per response".to_string()];
+    header.extend(crate::ring::LABELS.iter().map(|l| l.to_string()));
+    let mut lines = vec![String::new()];
+    lines.extend(table_lines(header, &body));
+    lines.push(
+        "corio::metrics of the corio rows, summed over workers, per good response (median of the reps):\n\
+         ring enters, SQEs submitted, CQEs reaped, eventfd wake-ups of the driver, worker parks,\n\
+         multishot ops armed, turns that found the CQ overflowed."
+            .to_string(),
+    );
+    lines
 }
 
 /// A warning when the load generator was (nearly) saturated.

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::protocol::LoadReport;
+use crate::ring::RingCounters;
 use crate::stats::Spread;
 use crate::variant::Variant;
 
@@ -38,6 +39,8 @@ pub(crate) struct RunFigures {
     /// CPU time of other processes on the benchmark's CPUs / window (by
     /// /proc/stat, 10 ms ticks): above ~0.1 the figures are disturbed.
     pub(crate) background_cores: f64,
+    /// corio's ring counters during the window (bundled corio rows).
+    pub(crate) ring: Option<RingCounters>,
 }
 
 /// One run: which row, which repetition, and what came out (the figures of
@@ -89,6 +92,8 @@ pub(crate) struct RowSummary {
     pub(crate) load_cores: Option<Spread>,
     /// CPU use of other processes on the benchmark's CPUs, in cores.
     pub(crate) background_cores: Option<Spread>,
+    /// corio's ring counters per response, in [`crate::ring::LABELS`] order.
+    pub(crate) ring_per_req: Option<[Spread; 7]>,
 }
 
 /// Latency percentiles' labels, in [`RowSummary::latency_us`] order.
@@ -122,8 +127,27 @@ impl RowSummary {
             syscalls_unavailable: ok.iter().find_map(|r| r.syscalls_unavailable.clone()),
             load_cores: spread(&|r| Some(r.load_cores)),
             background_cores: spread(&|r| Some(r.background_cores)),
+            ring_per_req: ring_per_req(&ok),
         }
     }
+}
+
+/// Each ring counter per good response, over the runs that have them.
+fn ring_per_req(runs: &[&RunFigures]) -> Option<[Spread; 7]> {
+    let per_req: Vec<[f64; 7]> = runs
+        .iter()
+        .filter(|r| r.load.responses > 0)
+        .filter_map(|r| {
+            let values = r.ring?.values();
+            Some(values.map(|v| v as f64 / r.load.responses as f64))
+        })
+        .collect();
+    let column = |i: usize| Spread::of(per_req.iter().map(|v| v[i]));
+    let columns = [0, 1, 2, 3, 4, 5, 6].map(column);
+    columns
+        .iter()
+        .all(Option::is_some)
+        .then(|| columns.map(Option::unwrap))
 }
 
 /// Latencies only mean something when some responses were good.

@@ -14,6 +14,7 @@ use crate::procfs;
 use crate::progress::Progress;
 use crate::protocol::{LoadEvent, LoadReport};
 use crate::results::RunFigures;
+use crate::ring::{self, Query, RingCounters};
 use crate::variant::Variant;
 
 /// Slack on top of the load's own duration before the parent gives up on it.
@@ -28,6 +29,8 @@ struct Snapshot {
     at: Instant,
     cpu_ns: u64,
     syscalls: Option<u64>,
+    /// corio's own counters, for a bundled corio server.
+    ring: Option<RingCounters>,
 }
 
 /// A process tree whose CPU time and system calls are sampled.
@@ -35,13 +38,18 @@ struct Snapshot {
 struct Watched {
     pids: Vec<u32>,
     counter: Result<SyscallCounter, String>,
+    ring: Option<Query>,
 }
 
 impl Watched {
-    fn new(root: u32) -> Watched {
+    fn new(root: u32, ring: Option<Query>) -> Watched {
         let pids = procfs::process_tree(root);
         let counter = SyscallCounter::open(&pids);
-        Watched { pids, counter }
+        Watched {
+            pids,
+            counter,
+            ring,
+        }
     }
 
     fn snapshot(&self) -> Snapshot {
@@ -49,6 +57,7 @@ impl Watched {
             at: Instant::now(),
             cpu_ns: procfs::cpu_ns(&self.pids),
             syscalls: self.counter.as_ref().ok().and_then(|c| c.read().ok()),
+            ring: self.ring.as_ref().and_then(Query::read),
         }
     }
 }
@@ -84,16 +93,25 @@ pub(crate) fn run_once(
     let port = free_port()?;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     progress.phase("starting server");
-    let (argv, env) = server_command(plan, variant, port)?;
-    let mut server = Supervised::spawn("server", &argv, &env, &plan.server_cpus, false)?;
+    let (argv, mut env) = server_command(plan, variant, port)?;
+    // A bundled corio server answers queries for its ring counters on its stdin.
+    let counted = plan.server_cmd.is_none() && variant.corio_backend().is_some();
+    if counted {
+        env.push((ring::ENV.to_string(), "1".to_string()));
+    }
+    let mut server = Supervised::spawn("server", &argv, &env, &plan.server_cpus, counted)?;
     server.wait_listening(addr, plan.ready_timeout)?;
-    let watched_server = Watched::new(server.pid());
+    let query = match (server.take_stdin(), server.take_stdout()) {
+        (Some(stdin), Some(stdout)) => Some(Query::new(stdin, stdout)),
+        _ => None,
+    };
+    let watched_server = Watched::new(server.pid(), query);
     let load = plan.load_for(port);
     let spec = serde_json::to_string(&load).map_err(|e| Failure::plain(e.to_string()))?;
     let argv = vec![self_exe()?, "load".into(), "--spec".into(), spec];
     let mut loader = Supervised::spawn("load generator", &argv, &[], &plan.load_cpus, true)?;
     let budget = Duration::from_secs_f64(load.warmup_secs + load.duration_secs + load.timeout_secs);
-    let watched = [watched_server, Watched::new(loader.pid())];
+    let watched = [watched_server, Watched::new(loader.pid(), None)];
     let cpus = plan.server_cpus.union(&plan.load_cpus);
     let (window, report) = follow_load(
         &mut loader,
@@ -308,6 +326,12 @@ fn figures(load: LoadReport, window: &Window, server: &Watched) -> RunFigures {
                 .saturating_sub(server_cpu_ns + load_cpu_ns),
         ),
         load_syscalls_per_req: load_syscalls.and_then(|s| per_req(s as f64)),
+        ring: window
+            .server
+            .0
+            .ring
+            .zip(window.server.1.ring)
+            .map(|(a, b)| a.until(b)),
         load,
     }
 }

@@ -90,3 +90,33 @@ fn wrong_expected_length_is_an_error() {
     assert_eq!(f["load"]["responses"], 0);
     assert!(f["load"]["errors"]["wrong body length"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn corio_rows_report_their_ring_counters() {
+    let json = support::temp_path("ring.json");
+    let mut args = vec![
+        "--variants",
+        "corio-uring,corio-epoll",
+        "--duration",
+        "1",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    args.extend(support::SHORT);
+    let (out, _) = support::run(&args, Duration::from_secs(60));
+    let (stdout, stderr) = support::text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let report = support::read_json(&json);
+    let _ = std::fs::remove_file(&json);
+    let ring = |row: &str| support::runs_of(&report, row)[0]["figures"]["ring"].clone();
+    let uring = ring("corio-uring");
+    assert!(uring["cqes"].as_u64().unwrap() > 0, "{uring}");
+    assert!(uring["enters"].as_u64().unwrap() > 0, "{uring}");
+    let epoll = ring("corio-epoll");
+    assert_eq!(epoll["cqes"], 0, "{epoll}");
+    assert!(epoll["parks"].as_u64().is_some(), "{epoll}");
+    assert!(
+        stdout.contains("per response") && stdout.contains("eventfd wake-ups"),
+        "{stdout}"
+    );
+}
