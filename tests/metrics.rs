@@ -105,13 +105,9 @@ async fn connections_are_counted_on_their_home_worker_until_dropped() {
 #[test]
 fn spawns_from_other_threads_are_counted_where_they_land() {
     for backend in [corio::Backend::Uring, corio::Backend::Epoll] {
-        let rt = match corio::Builder::new().workers(2).backend(backend).build() {
-            Ok(rt) => rt,
-            Err(err) if backend == corio::Backend::Uring && !corio::__private::uring_required() => {
-                eprintln!("skipping uring: {err}");
-                continue;
-            }
-            Err(err) => panic!("{backend:?}: {err}"),
+        let builder = corio::Builder::new().workers(2);
+        let Some(rt) = corio::__private::test_runtime_with(backend, builder) else {
+            continue;
         };
         let before = rt.metrics();
         for _ in 0..10 {

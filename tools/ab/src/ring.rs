@@ -145,14 +145,9 @@ mod tests {
     #[test]
     fn counters_follow_the_backend() {
         for backend in [corio::Backend::Uring, corio::Backend::Epoll] {
-            let rt = corio::Builder::new().workers(1).backend(backend).build();
-            let rt = match rt {
-                Ok(rt) => rt,
-                Err(e) if backend == corio::Backend::Uring => {
-                    assert!(!corio::__private::uring_required(), "{e}");
-                    continue;
-                }
-                Err(e) => panic!("{e}"),
+            let builder = corio::Builder::new().workers(1);
+            let Some(rt) = corio::__private::test_runtime_with(backend, builder) else {
+                continue;
             };
             rt.block_on(async {
                 let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
