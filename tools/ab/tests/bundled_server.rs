@@ -3,22 +3,15 @@
 
 mod support;
 
-use std::time::Duration;
-
 /// Runs `tokio-ct` with `extra` options and returns its one run's figures.
 fn tokio_ct_run(name: &str, extra: &[&str]) -> (serde_json::Value, String) {
-    let json = support::temp_path(name);
-    let mut args = vec!["--variants", "tokio-ct", "--json", json.to_str().unwrap()];
+    let mut args = vec!["--variants", "tokio-ct"];
     args.extend(support::SHORT);
     if !extra.contains(&"--duration") {
         args.extend(["--duration", "1"]);
     }
     args.extend(extra);
-    let (out, _) = support::run(&args, Duration::from_secs(40));
-    let (stdout, stderr) = support::text(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    let report = support::read_json(&json);
-    let _ = std::fs::remove_file(&json);
+    let (report, stdout) = support::run_report(name, &args);
     let figures = support::runs_of(&report, "tokio-ct")[0]["figures"].clone();
     assert!(figures.is_object(), "run failed: {report}");
     (figures, stdout)
@@ -93,21 +86,9 @@ fn wrong_expected_length_is_an_error() {
 
 #[test]
 fn corio_rows_report_their_ring_counters() {
-    let json = support::temp_path("ring.json");
-    let mut args = vec![
-        "--variants",
-        "corio-uring,corio-epoll",
-        "--duration",
-        "1",
-        "--json",
-        json.to_str().unwrap(),
-    ];
+    let mut args = vec!["--variants", "corio-uring,corio-epoll", "--duration", "1"];
     args.extend(support::SHORT);
-    let (out, _) = support::run(&args, Duration::from_secs(60));
-    let (stdout, stderr) = support::text(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    let report = support::read_json(&json);
-    let _ = std::fs::remove_file(&json);
+    let (report, stdout) = support::run_report("ring.json", &args);
     let ring = |row: &str| support::runs_of(&report, row)[0]["figures"]["ring"].clone();
     let uring = ring("corio-uring");
     assert!(uring["cqes"].as_u64().unwrap() > 0, "{uring}");

@@ -8,17 +8,11 @@ use std::time::Duration;
 
 /// Runs `--server file` with `extra` options; the report and stdout.
 fn file_run(name: &str, extra: &[&str]) -> (serde_json::Value, String) {
-    let json = support::temp_path(name);
-    let mut args = vec!["--server", "file", "--json", json.to_str().unwrap()];
+    let mut args = vec!["--server", "file"];
     args.extend(support::SHORT);
     args.extend(["--duration", "1"]);
     args.extend(extra);
-    let (out, _) = support::run(&args, Duration::from_secs(60));
-    let (stdout, stderr) = support::text(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    let report = support::read_json(&json);
-    let _ = std::fs::remove_file(&json);
-    (report, stdout)
+    support::run_report(name, &args)
 }
 
 fn figures<'a>(report: &'a serde_json::Value, row: &str) -> &'a serde_json::Value {

@@ -3,28 +3,12 @@
 
 mod support;
 
-use std::time::Duration;
-
 /// Runs idle mode on `tokio-ct` with `extra` options; its one run's figures
 /// and the printed table.
 fn idle_run(name: &str, extra: &[&str]) -> (serde_json::Value, String) {
-    let json = support::temp_path(name);
-    let mut args = vec![
-        "--mode",
-        "idle",
-        "--variants",
-        "tokio-ct",
-        "--reps",
-        "1",
-        "--json",
-        json.to_str().unwrap(),
-    ];
+    let mut args = vec!["--mode", "idle", "--variants", "tokio-ct", "--reps", "1"];
     args.extend(extra);
-    let (out, _) = support::run(&args, Duration::from_secs(60));
-    let (stdout, stderr) = support::text(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    let report = support::read_json(&json);
-    let _ = std::fs::remove_file(&json);
+    let (report, stdout) = support::run_report(name, &args);
     assert_eq!(report["mode"], "idle");
     let figures = support::runs_of(&report, "tokio-ct")[0]["figures"].clone();
     assert!(figures.is_object(), "run failed: {report}");

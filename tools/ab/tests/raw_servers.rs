@@ -296,17 +296,10 @@ fn a_peer_that_resets_or_cannot_be_framed_costs_only_its_connection() {
 
 /// Runs the benchmark on both raw rows; the JSON report and the table.
 fn bench(name: &str, extra: &[&str]) -> (serde_json::Value, String) {
-    let json = support::temp_path(name);
     let mut args = vec!["--variants", "raw-uring,raw-epoll", "--duration", "1"];
-    args.extend(["--json", json.to_str().unwrap()]);
     args.extend(support::SHORT);
     args.extend(extra);
-    let (out, _) = support::run(&args, Duration::from_secs(60));
-    let (stdout, stderr) = support::text(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    let report = support::read_json(&json);
-    let _ = std::fs::remove_file(&json);
-    (report, stdout)
+    support::run_report(name, &args)
 }
 
 #[test]

@@ -50,6 +50,20 @@ pub(crate) fn read_json(path: &PathBuf) -> serde_json::Value {
     serde_json::from_str(&text).expect("valid json")
 }
 
+/// Runs corio-ab with `args` plus `--json` (named `name` in the temp dir), at
+/// most 60 s; asserts that it succeeded and returns the report and stdout.
+pub(crate) fn run_report(name: &str, args: &[&str]) -> (serde_json::Value, String) {
+    let json = temp_path(name);
+    let mut args = args.to_vec();
+    args.extend(["--json", json.to_str().unwrap()]);
+    let (out, _) = run(&args, Duration::from_secs(60));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let report = read_json(&json);
+    let _ = std::fs::remove_file(&json);
+    (report, stdout)
+}
+
 /// The runs of one row in a `--json` report.
 pub(crate) fn runs_of<'a>(
     report: &'a serde_json::Value,
