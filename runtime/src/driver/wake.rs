@@ -5,7 +5,8 @@
 //!   runs and reaps every deferred completion right before the worker would sleep in
 //!   `epoll_wait`, so it never sleeps with completions pending. It costs an
 //!   `io_uring_enter` only when the SQ is non-empty or the kernel set `IORING_SQ_TASKRUN`
-//!   (one enter runs a few dozen deferred completions; it loops while the flag stays).
+//!   (one enter runs a few dozen deferred completions; it turns again while the flag
+//!   stays, up to `MAX_PARK_TURNS` times).
 //! - The driver task ([`DriverTask`]) turns the ring when the eventfd becomes readable
 //!   (a completion arrived, or another thread dropped an op) and when an op is pushed.
 //!   It runs after the tasks queued before it, so the SQEs they push are still submitted
@@ -39,13 +40,21 @@ use tokio::io::Interest;
 
 use crate::context;
 
-/// tokio's `on_thread_park` hook: let the eventfd wake the worker again, run every
-/// deferred completion and reap, then wake.
+/// Turns the park hook makes at most while the kernel still holds deferred completions
+/// (each runs a few dozen): a ring whose `io_uring_enter` keeps failing must not keep the
+/// worker spinning here.
+const MAX_PARK_TURNS: usize = 64;
+
+/// tokio's `on_thread_park` hook: let the eventfd wake the worker again, run the
+/// deferred completions and reap, then wake.
 pub(crate) fn on_park() {
     let turned = context::with_ring(|ring| {
         ring.quiet_eventfd(false);
         ring.turn();
-        while ring.has_deferred_work() {
+        for _ in 1..MAX_PARK_TURNS {
+            if !ring.has_deferred_work() {
+                break;
+            }
             ring.turn();
         }
     });
@@ -78,11 +87,12 @@ impl Future for DriverTask {
         loop {
             let turn = context::with_ring(|ring| {
                 ring.set_driver(cx.waker());
-                let reaped = ring.turn();
-                let busy = reaped > 0 || ring.has_deferred_work();
-                // Busy: keep the eventfd quiet and come back after this round's tasks.
-                // Idle: let the kernel signal again; if that changed anything, turn once
-                // more for what arrived while it was quiet.
+                // Busy (the turn reaped completions): keep the eventfd quiet and come
+                // back after this round's tasks. Idle: let the kernel signal again; if
+                // that changed anything, turn once more for what arrived while it was
+                // quiet. Deferred work alone is not busy: a ring whose enter keeps
+                // failing must not make this task spin.
+                let busy = ring.turn() > 0;
                 let recheck = ring.quiet_eventfd(busy) && !busy;
                 (!ring.is_poisoned(), busy, recheck)
             });
