@@ -33,8 +33,8 @@
 pub use corio_macros::{main, test};
 pub use corio_runtime::{
     backend, is_sharded, probe, spawn, spawn_blocking, spawn_local, spawn_on, worker_id, workers,
-    Backend, BackendInfo, BackendKind, Builder, EnterGuard, Handle, Runtime, Unavailable,
-    BACKEND_ENV, WORKERS_ENV,
+    Backend, BackendInfo, BackendKind, Builder, EnterGuard, Handle, RecvMode, Runtime, Unavailable,
+    BACKEND_ENV, RECV_ENV, WORKERS_ENV,
 };
 
 /// Owned-buffer I/O types shared by both backends.
@@ -47,6 +47,8 @@ pub use corio_runtime::{
 /// (`buf.slice(a..b)`), and reads only its initialized bytes. A buffer whose future is
 /// dropped while the kernel holds it is freed only after the kernel's final completion.
 pub mod buf {
+    #[doc(hidden)]
+    pub use corio_runtime::buf::ProvidedBufs;
     pub use corio_runtime::buf::{AlignedBuf, BufResult, IoBuf, IoBufMut, Slice};
 }
 

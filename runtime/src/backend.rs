@@ -154,6 +154,13 @@ pub fn uring_active() -> bool {
     crate::context::has_ring()
 }
 
+/// How streams read on this thread's ring ([`Builder::recv_mode`](crate::Builder::recv_mode),
+/// or `OneShot` once the kernel refused a multishot receive); `None` on a thread without
+/// a ring.
+pub fn recv_mode() -> Option<crate::RecvMode> {
+    crate::context::with_ring(|ring| ring.recv_mode())
+}
+
 /// The backend of the corio runtime this thread belongs to: a worker's, or, on a guest
 /// thread (inside [`Runtime::block_on`](crate::Runtime::block_on) or
 /// [`Handle::enter`](crate::Handle::enter)), the runtime's; `None` outside a runtime.

@@ -4,7 +4,7 @@
 use std::io;
 
 use crate::backend::{self, Backend, BackendInfo, BackendKind};
-use crate::driver::RingConfig;
+use crate::driver::{RecvConfig, RecvMode, RingConfig};
 use crate::runtime::Runtime;
 
 /// Default submission queue entries per worker ring.
@@ -32,6 +32,9 @@ pub struct Builder {
     pub(crate) pin_workers: bool,
     pub(crate) ring_entries: u32,
     pub(crate) cq_entries: Option<u32>,
+    /// `None` until `recv_mode` is called: `CORIO_RECV`, else the default.
+    pub(crate) recv_mode: Option<RecvMode>,
+    pub(crate) recv_buffers: (u32, u32),
     pub(crate) sharded: bool,
     pub(crate) thread_name: String,
     pub(crate) trim_memory: bool,
@@ -57,6 +60,11 @@ impl Builder {
             pin_workers: true,
             ring_entries: DEFAULT_RING_ENTRIES,
             cq_entries: None,
+            recv_mode: None,
+            recv_buffers: (
+                u32::from(RecvConfig::default().buffers),
+                RecvConfig::default().buf_size,
+            ),
             sharded: false,
             thread_name: "corio-worker".to_owned(),
             trim_memory: true,
@@ -94,6 +102,22 @@ impl Builder {
     /// 4096, so a burst of completions does not spill into the kernel's overflow list).
     pub fn cq_entries(mut self, entries: u32) -> Builder {
         self.cq_entries = Some(entries);
+        self
+    }
+
+    /// How streams read on io_uring (default [`RecvMode::Multishot`]; when this is not
+    /// called, `CORIO_RECV=multishot|oneshot|readiness` picks it). No effect on epoll.
+    pub fn recv_mode(mut self, mode: RecvMode) -> Builder {
+        self.recv_mode = Some(mode);
+        self
+    }
+
+    /// The provided buffers each worker's ring receives stream bytes into: `count` (a
+    /// power of two, 1..=32768) buffers of `size` bytes (1..=1 MiB), default 128 of
+    /// 4 KiB. A completion carries at most one buffer; they go back to the kernel as soon
+    /// as their bytes are copied out, so they bound a burst, not the connections.
+    pub fn recv_buffers(mut self, count: u32, size: u32) -> Builder {
+        self.recv_buffers = (count, size);
         self
     }
 
@@ -166,6 +190,7 @@ impl Builder {
         let ring = RingConfig {
             entries: self.ring_entries,
             cq_entries: self.cq_entries,
+            recv: self.recv_config()?,
         };
         let resolved = backend::resolve(self.backend, self.backend_env, ring)?;
         let uring = resolved.info.kind == BackendKind::Uring;
@@ -175,6 +200,32 @@ impl Builder {
             }
             started => started,
         }
+    }
+
+    fn recv_config(&self) -> io::Result<RecvConfig> {
+        let (count, size) = self.recv_buffers;
+        let buffers = u16::try_from(count)
+            .ok()
+            .filter(|n| n.is_power_of_two() && *n <= 1 << 15)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "recv_buffers count must be a power of two up to 32768, got {count}"
+                ))
+            })?;
+        if size == 0 || size > 1 << 20 {
+            return Err(invalid(format!(
+                "recv_buffers size must be 1..=1048576 bytes, got {size}"
+            )));
+        }
+        let mode = match self.recv_mode {
+            Some(mode) => mode,
+            None => RecvMode::from_env().map_err(invalid)?.unwrap_or_default(),
+        };
+        Ok(RecvConfig {
+            mode,
+            buffers,
+            buf_size: size,
+        })
     }
 
     fn start(&self, workers: usize, backend: BackendInfo, ring: RingConfig) -> io::Result<Runtime> {
@@ -222,11 +273,17 @@ mod tests {
             Builder::new().ring_entries(65536),
             Builder::new().ring_entries(64).cq_entries(32),
             Builder::new().cq_entries(1 << 17),
+            Builder::new().recv_buffers(100, 4096),
+            Builder::new().recv_buffers(128, 0),
         ];
         for builder in bad {
             let err = builder.backend(Backend::Epoll).build().unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
-            assert!(err.to_string().contains("entries"), "{err}");
+            let message = err.to_string();
+            assert!(
+                message.contains("entries") || message.contains("recv_buffers"),
+                "{err}"
+            );
         }
     }
 }

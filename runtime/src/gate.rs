@@ -11,13 +11,34 @@
 //! A ring receive whose future was dropped after the kernel had already filled its buffer
 //! leaves those bytes (and, for a datagram, the sender) in the gate's stash; the next read
 //! of any kind takes them first. Nothing received is lost to a dropped future.
+//!
+//! # The feed
+//!
+//! A stream's `AsyncRead` on a worker thread receives through a *feed* ([`Gate::poll_fed`]):
+//! a receive into the ring's provided buffers whose completions the reaper stashes here
+//! as they arrive (`driver/recv.rs`). The feed holds the ticket while it is armed, so
+//! nothing else reads the socket meanwhile, and every read, from any thread, takes the
+//! stash first: the bytes stay in order whoever reads them. A multishot feed stops (is
+//! cancelled) when 64 KiB (`FEED_LIMIT`) wait unread, which leaves the rest in the socket
+//! and lets TCP's flow control hold the peer back, as when nobody reads a tokio stream.
+//! An error the feed ends with waits behind the stashed bytes for the next read; end of
+//! stream turns feeding off for good, so later reads see the socket's own zero.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use socket2::SockAddr;
+
+use crate::context;
+use crate::driver::{Completion, RecvMode, Remote, Sink};
+use crate::fd::SharedFd;
+use crate::socket::Socket;
+
+/// Unread bytes at which a multishot feed stops receiving until the stash is read.
+pub(crate) const FEED_LIMIT: usize = 64 << 10;
 
 /// One direction's gate; see the module docs.
 #[derive(Debug, Default)]
@@ -25,9 +46,9 @@ pub struct Gate(Arc<Inner>);
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// A ticket is out: an owned op is in the kernel.
+    /// A ticket is out: an owned op or a feed is in the kernel.
     held: AtomicBool,
-    /// The stash is not empty.
+    /// The stash is not empty, or a feed's error waits for the next read.
     stashed: AtomicBool,
     state: Mutex<State>,
 }
@@ -38,6 +59,32 @@ struct State {
     waiters: Vec<Waker>,
     /// Data received by ring ops nobody waited for any more, oldest first.
     stash: VecDeque<Stashed>,
+    /// Bytes in `stash`.
+    stash_bytes: usize,
+    /// The armed feed: its ring, slot and serial.
+    feed: Option<(usize, usize, u64)>,
+    /// The armed feed was asked to stop.
+    feed_stopping: bool,
+    /// The errno a feed ended with, reported after the stash.
+    error: Option<i32>,
+    /// A feed saw end of stream, or the kernel refused feeds: reads go to the socket.
+    unfed: bool,
+}
+
+impl State {
+    fn push(&mut self, data: Vec<u8>, from: Option<SockAddr>) {
+        self.stash_bytes += data.len();
+        match self.stash.back_mut() {
+            Some(back) if from.is_none() && back.from.is_none() => {
+                back.data.extend_from_slice(&data)
+            }
+            _ => self.stash.push_back(Stashed { data, from }),
+        }
+    }
+
+    fn has_more(&self) -> bool {
+        !self.stash.is_empty() || self.error.is_some()
+    }
 }
 
 /// Bytes a dropped ring receive took from the socket: a stream's next bytes, or one
@@ -61,7 +108,8 @@ impl Gate {
         Gate::default()
     }
 
-    /// Ready when no ticket is out; otherwise registers `cx` to be woken when it returns.
+    /// Ready when no ticket is out; otherwise registers `cx` to be woken when it returns
+    /// (or, for a feed, when it stashes bytes: a read checks the stash first).
     pub fn poll_open(&self, cx: &mut Context<'_>) -> Poll<()> {
         if !self.0.held.load(Ordering::Acquire) {
             return Poll::Ready(());
@@ -70,9 +118,10 @@ impl Gate {
         if !self.0.held.load(Ordering::Acquire) {
             return Poll::Ready(());
         }
-        if !state.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            state.waiters.push(cx.waker().clone());
+        if state.has_more() {
+            return Poll::Ready(());
         }
+        register(&mut state.waiters, cx.waker());
         Poll::Pending
     }
 
@@ -81,10 +130,14 @@ impl Gate {
         !self.0.held.load(Ordering::Acquire)
     }
 
-    /// Waits for the gate to open and takes its ticket.
+    /// Waits for the gate to open and takes its ticket; an armed feed is stopped first
+    /// (what it stashed is read before the owned op's bytes).
     pub fn poll_acquire(&self, cx: &mut Context<'_>) -> Poll<Ticket> {
         loop {
-            std::task::ready!(self.poll_open(cx));
+            if self.0.held.load(Ordering::Acquire) {
+                self.stop_feed();
+                std::task::ready!(self.poll_open_unfed(cx));
+            }
             if self
                 .0
                 .held
@@ -112,16 +165,206 @@ impl Gate {
         let front = state.stash.front_mut()?;
         let (used, result) = f(front);
         if !peek {
-            if front.from.is_some() || used >= front.data.len() {
-                state.stash.pop_front();
+            let taken = if front.from.is_some() || used >= front.data.len() {
+                state.stash.pop_front().map_or(0, |s| s.data.len())
             } else {
                 front.data.drain(..used);
+                used
+            };
+            state.stash_bytes -= taken;
+            if state.stash.is_empty() {
+                // An idle stream keeps no stash memory (a fed stream empties it per read).
+                state.stash = VecDeque::new();
             }
-            self.0
-                .stashed
-                .store(!state.stash.is_empty(), Ordering::Release);
+            self.0.stashed.store(state.has_more(), Ordering::Release);
         }
         Some(result)
+    }
+
+    /// The error a feed ended with, once the stash before it has been read.
+    pub fn take_error(&self) -> Option<io::Error> {
+        if !self.is_stashed() {
+            return None;
+        }
+        let mut state = self.0.lock();
+        if !state.stash.is_empty() {
+            return None;
+        }
+        let errno = state.error.take()?;
+        self.0.stashed.store(state.has_more(), Ordering::Release);
+        Some(io::Error::from_raw_os_error(errno))
+    }
+
+    /// For a stream's read on this thread: ready (`true`) when the stash (or a feed's
+    /// error) can be read; pending while an armed feed or an owned op holds the ticket;
+    /// otherwise arms a feed of `socket` on this thread's ring in `mode` and waits for it.
+    /// `false` when reads must go to the socket instead: no ring on this thread, feeds
+    /// off (`RecvMode::Readiness`), refused by the kernel, or the stream ended.
+    pub fn poll_fed(&self, socket: &Socket, mode: RecvMode, cx: &mut Context<'_>) -> Poll<bool> {
+        if self.is_stashed() {
+            return Poll::Ready(true);
+        }
+        {
+            let mut state = self.0.lock();
+            if state.has_more() {
+                return Poll::Ready(true);
+            }
+            if self.0.held.load(Ordering::Acquire) {
+                register(&mut state.waiters, cx.waker());
+                return Poll::Pending;
+            }
+            if state.unfed || mode == RecvMode::Readiness {
+                return Poll::Ready(false);
+            }
+            self.0.held.store(true, Ordering::Release);
+        }
+        let feed = Feed {
+            ticket: Ticket(self.0.clone()),
+            _fd: socket.shared_fd().clone(),
+            serial: next_serial(),
+            multishot: mode == RecvMode::Multishot,
+            delivered: false,
+            stopping: false,
+        };
+        let serial = feed.serial;
+        let armed = context::with_ring(|ring| {
+            let index = ring.arm_recv(socket.shared_fd(), feed.multishot, Box::new(feed))?;
+            Ok::<_, io::Error>((ring.id(), index))
+        });
+        context::wake_ready();
+        match armed {
+            Some(Ok((ring, index))) => {
+                let mut state = self.0.lock();
+                state.feed = Some((ring, index, serial));
+                register(&mut state.waiters, cx.waker());
+                Poll::Pending
+            }
+            // The feed was dropped with its ticket. No ring here (a plain thread), or the
+            // kernel refused provided buffers or the op: read the socket.
+            Some(Err(err)) => {
+                tracing::debug!(error = %err, "stream feed not armed; reading the socket");
+                self.0.lock().unfed = err.kind() == io::ErrorKind::Unsupported;
+                Poll::Ready(false)
+            }
+            None => Poll::Ready(false),
+        }
+    }
+
+    /// Cancels the armed feed, if any; its final CQE returns the ticket. Returns true when
+    /// the cancel was pushed to this thread's ring (`release_cancelled` then lets the
+    /// kernel finish it at once).
+    pub fn stop_feed(&self) -> bool {
+        let (ring, index, serial) = {
+            let mut state = self.0.lock();
+            match state.feed {
+                Some(feed) if !state.feed_stopping => {
+                    state.feed_stopping = true;
+                    feed
+                }
+                _ => return false,
+            }
+        };
+        let local = context::with_ring(|r| {
+            let local = r.id() == ring;
+            if local {
+                r.cancel_sink(index, serial);
+            }
+            local
+        });
+        if local == Some(true) {
+            context::wake_ready();
+            return true;
+        }
+        if let Some(remote) = Remote::find(ring) {
+            remote.cancel_sink(index, serial);
+        }
+        false
+    }
+
+    /// As `poll_open`, but not ready for stashed bytes: for taking the ticket itself.
+    fn poll_open_unfed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.0.lock();
+        if !self.0.held.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        register(&mut state.waiters, cx.waker());
+        Poll::Pending
+    }
+}
+
+fn register(waiters: &mut Vec<Waker>, waker: &Waker) {
+    if !waiters.iter().any(|w| w.will_wake(waker)) {
+        waiters.push(waker.clone());
+    }
+}
+
+fn next_serial() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A receive into provided buffers feeding a gate's stash (see the module docs). Holds the
+/// ticket and the fd until its final CQE.
+struct Feed {
+    ticket: Ticket,
+    _fd: SharedFd,
+    serial: u64,
+    multishot: bool,
+    /// A CQE carried bytes.
+    delivered: bool,
+    /// A cancel was asked for.
+    stopping: bool,
+}
+
+impl Sink for Feed {
+    fn deliver(&mut self, completion: Completion, bytes: &[u8]) -> bool {
+        let last = !completion.has_more();
+        let waiters = {
+            let inner = &self.ticket.0;
+            let mut state = inner.lock();
+            if !bytes.is_empty() {
+                self.delivered = true;
+                state.push(bytes.to_vec(), None);
+            }
+            match completion.result {
+                0 if last => state.unfed = true,
+                n if n >= 0 => {}
+                n if n == -libc::ECANCELED || n == -libc::ENOBUFS => {}
+                n if n == -libc::EINVAL && self.multishot && !self.delivered => {
+                    crate::driver::refuse_multishot();
+                }
+                n => state.error = Some(-n),
+            }
+            if last {
+                state.feed = None;
+                state.feed_stopping = false;
+            }
+            inner.stashed.store(state.has_more(), Ordering::Release);
+            std::mem::take(&mut state.waiters)
+        };
+        waiters.into_iter().for_each(Waker::wake);
+        let over = self.ticket.0.lock().stash_bytes >= FEED_LIMIT;
+        if over && !self.stopping {
+            self.stopping = true;
+            return false;
+        }
+        true
+    }
+
+    fn abandon(&mut self) {
+        let waiters = {
+            let mut state = self.ticket.0.lock();
+            state.feed = None;
+            state.feed_stopping = false;
+            state.unfed = true;
+            self.ticket.0.held.store(false, Ordering::Release);
+            std::mem::take(&mut state.waiters)
+        };
+        waiters.into_iter().for_each(Waker::wake);
+    }
+
+    fn serial(&self) -> u64 {
+        self.serial
     }
 }
 
@@ -142,7 +385,7 @@ impl Ticket {
             return;
         }
         let mut state = self.0.lock();
-        state.stash.push_back(Stashed { data, from });
+        state.push(data, from);
         self.0.stashed.store(true, Ordering::Release);
     }
 }
@@ -205,9 +448,11 @@ mod tests {
         let first = gate.take(false, |s| (3, s.data[..3].to_vec()));
         assert_eq!(first.as_deref(), Some(&b"hel"[..]));
         let rest = gate.take(false, |s| (s.data.len(), s.data.clone()));
-        assert_eq!(rest.as_deref(), Some(&b"lo"[..]));
-        let last = gate.take(false, |s| (s.data.len(), s.data.clone()));
-        assert_eq!(last.as_deref(), Some(&b"!"[..]));
+        assert_eq!(
+            rest.as_deref(),
+            Some(&b"lo!"[..]),
+            "a stream's stashed bytes are one run"
+        );
         assert!(!gate.is_stashed());
         assert!(gate.take(false, |_| (0, ())).is_none());
     }

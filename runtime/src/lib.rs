@@ -27,10 +27,11 @@ mod trim;
 mod worker;
 
 pub use backend::{
-    backend, current_backend, home_handle, probe, release_cancelled, ring_ops_in_flight,
+    backend, current_backend, home_handle, probe, recv_mode, release_cancelled, ring_ops_in_flight,
     uring_active, Backend, BackendInfo, BackendKind, BACKEND_ENV,
 };
 pub use builder::{Builder, WORKERS_ENV};
+pub use driver::{RecvMode, RECV_ENV};
 pub use error::Unavailable;
 pub use gate::{Gate, Stashed, Ticket};
 pub use runtime::{EnterGuard, Handle, Runtime};

@@ -27,8 +27,27 @@ impl<'a> Io<'a> {
     }
 
     /// Runs `copy` on the oldest stashed data, if any; `copy` returns the bytes it used.
-    fn stashed<R>(&self, flags: i32, copy: impl FnOnce(&Stashed) -> (usize, R)) -> Option<R> {
-        self.stash?.take(flags & libc::MSG_PEEK != 0, copy)
+    /// After the stash, the error a feed ended with, if any.
+    fn stashed<R>(
+        &self,
+        flags: i32,
+        copy: impl FnOnce(&Stashed) -> (usize, R),
+    ) -> Option<io::Result<R>> {
+        let gate = self.stash?;
+        match gate.take(flags & libc::MSG_PEEK != 0, copy) {
+            Some(got) => Some(Ok(got)),
+            None => gate.take_error().map(Err),
+        }
+    }
+
+    /// What the stash (or a feed's error) holds for the unfilled part of `out`; `None`
+    /// when it is empty, without calling recv(2).
+    pub(crate) fn take_buf(self, out: &mut ReadBuf<'_>, flags: i32) -> Option<io::Result<usize>> {
+        self.stashed(flags, |s| {
+            let n = s.data.len().min(out.remaining());
+            out.put_slice(&s.data[..n]);
+            (n, n)
+        })
     }
 
     /// recv(2) into `out`.
@@ -37,21 +56,17 @@ impl<'a> Io<'a> {
             let n = copy(&s.data, out);
             (n, n)
         }) {
-            return Ok(n);
+            return n;
         }
         sys::recv(self.fd, out, flags)
     }
 
     /// recv(2) into the unfilled part of `out`, which it advances.
     pub(crate) fn recv_buf(self, out: &mut ReadBuf<'_>, flags: i32) -> io::Result<usize> {
-        if let Some(n) = self.stashed(flags, |s| {
-            let n = s.data.len().min(out.remaining());
-            out.put_slice(&s.data[..n]);
-            (n, n)
-        }) {
-            return Ok(n);
+        match self.take_buf(out, flags) {
+            Some(n) => n,
+            None => sys::recv_buf(self.fd, out, flags),
         }
-        sys::recv_buf(self.fd, out, flags)
     }
 
     /// recv(2) into the spare capacity of `out`, which it advances.
@@ -61,7 +76,7 @@ impl<'a> Io<'a> {
             out.put_slice(&s.data[..n]);
             (n, n)
         }) {
-            return Ok(n);
+            return n;
         }
         sys::recv_buf_mut(self.fd, out, flags)
     }
@@ -75,7 +90,7 @@ impl<'a> Io<'a> {
             }
             (n, n)
         }) {
-            return Ok(n);
+            return n;
         }
         sys::recv_vectored(self.fd, bufs)
     }
@@ -86,7 +101,7 @@ impl<'a> Io<'a> {
             let n = copy(&s.data, out);
             (n, (n, sender(s)))
         }) {
-            return Ok(got);
+            return got;
         }
         sys::recv_from(self.fd, out, flags)
     }
@@ -102,7 +117,7 @@ impl<'a> Io<'a> {
             out.put_slice(&s.data[..n]);
             (n, (n, sender(s)))
         }) {
-            return Ok(got);
+            return got;
         }
         sys::recv_from_buf(self.fd, out, flags)
     }
@@ -118,7 +133,7 @@ impl<'a> Io<'a> {
             out.put_slice(&s.data[..n]);
             (n, (n, sender(s)))
         }) {
-            return Ok(got);
+            return got;
         }
         sys::recv_from_buf_mut(self.fd, out, flags)
     }

@@ -17,7 +17,7 @@ use std::task::{ready, Context, Poll};
 
 use corio_runtime::{BackendKind, Gate, Socket};
 use tokio::io::unix::AsyncFd;
-use tokio::io::{Interest, Ready};
+use tokio::io::{Interest, ReadBuf, Ready};
 
 use super::call::Io;
 use super::uring::UringReady;
@@ -37,6 +37,17 @@ pub(crate) struct Source {
 pub(crate) struct Gates {
     pub(crate) read: Gate,
     pub(crate) write: Gate,
+}
+
+impl Drop for Gates {
+    /// Lets go of the socket now: a feed still receiving would keep it open (and its FIN
+    /// unsent) until the ring's next turns. Bytes it had stashed and nobody read are
+    /// dropped with the stream, as the kernel drops unread bytes at close.
+    fn drop(&mut self) {
+        if self.read.stop_feed() {
+            corio_runtime::release_cancelled();
+        }
+    }
 }
 
 impl Gates {
@@ -124,7 +135,8 @@ impl Source {
     /// # Errors
     ///
     /// As `fcntl(F_DUPFD_CLOEXEC)` when a duplicate is needed and the process is out of fds.
-    pub(crate) fn into_fd(self) -> io::Result<OwnedFd> {
+    pub(crate) fn into_fd(mut self) -> io::Result<OwnedFd> {
+        drop(self.gates.take());
         match self.reg {
             Registration::Epoll(fd) => Ok(fd.into_inner()),
             Registration::Uring(ready) => match ready.into_socket().into_owned() {
@@ -148,17 +160,19 @@ impl Source {
         let direction = ready_bits(interest);
         match &self.reg {
             Registration::Uring(uring) => loop {
-                // An owned-buffer ring op on this direction goes first (see `Gate`); bytes
-                // it left in the stash are ready without asking the socket.
+                // Bytes a ring op left in the stash are read first, without asking the
+                // socket, whose readiness stays as it is; then an owned-buffer op or a
+                // feed on this direction goes first (see `Gate`).
                 let gate = self.gates.get().map(|gates| gates.of(interest));
-                if let Some(gate) = gate {
-                    ready!(gate.poll_open(cx));
-                }
                 let io = Io::new(uring.socket().as_fd(), self.read_gate());
                 if interest.is_readable() && gate.is_some_and(Gate::is_stashed) {
-                    // Served from the stash: the socket's readiness was not consulted and
-                    // stays as it is.
                     return Poll::Ready(f(io));
+                }
+                if let Some(gate) = gate {
+                    ready!(gate.poll_open(cx));
+                    if interest.is_readable() && gate.is_stashed() {
+                        continue;
+                    }
                 }
                 let ready = ready!(uring.poll_direction(cx, interest))?;
                 match f(io) {
@@ -235,8 +249,9 @@ impl Source {
     ) -> io::Result<R> {
         match &self.reg {
             Registration::Uring(uring) => {
-                let gates = self.gates.get();
-                if gates.is_some_and(|gates| !gates.of(interest).is_open()) {
+                let gate = self.gates.get().map(|gates| gates.of(interest));
+                let stashed = interest.is_readable() && gate.is_some_and(Gate::is_stashed);
+                if !stashed && gate.is_some_and(|gate| !gate.is_open()) {
                     return Err(io::ErrorKind::WouldBlock.into());
                 }
                 let result = f(Io::new(uring.socket().as_fd(), self.read_gate()));
@@ -256,9 +271,7 @@ impl Source {
         interest: Interest,
     ) -> Poll<io::Result<Ready>> {
         match &self.reg {
-            Registration::Uring(_) if interest.is_readable() && self.is_stashed() => {
-                Poll::Ready(Ok(Ready::READABLE))
-            }
+            Registration::Uring(uring) if interest.is_readable() => self.poll_readable(uring, cx),
             Registration::Uring(uring) => uring.poll_direction(cx, interest),
             Registration::Epoll(fd) => {
                 let guard = if interest.is_writable() {
@@ -275,10 +288,10 @@ impl Source {
     /// spurious; the `try_*` call that follows says.
     pub(crate) async fn ready(&self, interest: Interest) -> io::Result<Ready> {
         match &self.reg {
-            Registration::Uring(_) if interest.is_readable() && self.is_stashed() => {
-                Ok(Ready::READABLE)
+            Registration::Uring(uring) => {
+                poll_fn(|cx| uring.poll_ready(cx, interest, |cx| self.poll_readable(uring, cx)))
+                    .await
             }
-            Registration::Uring(uring) => poll_fn(|cx| uring.poll_ready(cx, interest)).await,
             Registration::Epoll(fd) => Ok(fd.ready(interest).await?.ready()),
         }
     }
@@ -294,9 +307,48 @@ impl Source {
         poll_fn(|cx| self.poll_ready(cx, interest)).await.map(drop)
     }
 
-    /// True when a dropped owned-buffer receive left data to read.
-    fn is_stashed(&self) -> bool {
-        self.read_gate().is_some_and(Gate::is_stashed)
+    /// The read direction's readiness on io_uring: stashed bytes are ready at once; while
+    /// a feed (or an owned op) holds the read gate, the bytes arrive through it, so the
+    /// wait is on the gate, not on the socket.
+    fn poll_readable(&self, uring: &UringReady, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
+        if let Some(gate) = self.read_gate() {
+            if !gate.is_stashed() && !gate.is_open() {
+                ready!(gate.poll_open(cx));
+            }
+            if gate.is_stashed() {
+                return Poll::Ready(Ok(Ready::READABLE));
+            }
+        }
+        uring.poll_direction(cx, Interest::READABLE)
+    }
+
+    /// `AsyncRead` on io_uring, on a thread that owns a ring: reads what the read gate's
+    /// feed (a receive into the ring's provided buffers) stashed, arming the feed when
+    /// nothing is; `None` when the read must go to the socket instead (another backend or
+    /// thread, feeds off or refused).
+    pub(crate) fn poll_read_fed(
+        &self,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Option<Poll<io::Result<usize>>> {
+        let Registration::Uring(uring) = &self.reg else {
+            return None;
+        };
+        let mode = corio_runtime::recv_mode()?;
+        let gate = &self.gates.get_or_init(Gates::default).read;
+        loop {
+            match gate.poll_fed(uring.socket(), mode, cx) {
+                Poll::Pending => return Some(Poll::Pending),
+                Poll::Ready(false) => return None,
+                Poll::Ready(true) => {
+                    let io = Io::new(uring.socket().as_fd(), Some(gate));
+                    if let Some(got) = io.take_buf(out, 0) {
+                        return Some(Poll::Ready(got));
+                    }
+                    // Another reader took the stash first: wait again.
+                }
+            }
+        }
     }
 }
 

@@ -33,6 +33,9 @@ impl Source {
         if wanted == 0 {
             return Poll::Ready(Ok(()));
         }
+        if let Some(fed) = self.poll_read_fed(cx, out) {
+            return fed.map_ok(drop);
+        }
         self.poll_io_with(
             cx,
             Interest::READABLE,

@@ -324,18 +324,20 @@ impl UringReady {
         direction.ready = direction.ready - (ready - Ready::READ_CLOSED - Ready::WRITE_CLOSED);
     }
 
-    /// tokio's `ready(interest)` as a poll: ready when any asked direction is.
+    /// tokio's `ready(interest)` as a poll: ready when any asked direction is; the read
+    /// direction's readiness comes from `readable` (which may wait on the read gate).
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         interest: Interest,
+        readable: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<Ready>>,
     ) -> Poll<io::Result<Ready>> {
         if let Err(err) = check(interest) {
             return Poll::Ready(Err(err));
         }
         let mut ready = Ready::EMPTY;
         if interest.is_readable() {
-            if let Poll::Ready(result) = self.poll_direction(cx, Interest::READABLE) {
+            if let Poll::Ready(result) = readable(cx) {
                 ready |= result?;
             }
         }

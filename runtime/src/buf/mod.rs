@@ -15,10 +15,13 @@
 //! them (`buf.slice(a..b)`; `Bytes` has its own `slice`, which is a view too).
 
 mod aligned;
+mod provided;
 mod slice;
 mod view;
 
 pub use aligned::AlignedBuf;
+#[doc(hidden)]
+pub use provided::ProvidedBufs;
 pub use slice::Slice;
 pub use view::{as_slice, fill};
 

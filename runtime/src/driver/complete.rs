@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use io_uring::types::{SubmitArgs, Timespec};
 
 use super::lifecycle::{Lifecycle, Transition};
-use super::{Completion, Ring, UNTRACKED};
+use super::{Completion, Provided, Ring, UNTRACKED};
 
 /// How long `Ring`'s drop waits for cancelled ops before it gives up and leaks them.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -18,6 +18,7 @@ impl Ring {
     /// Applies every CQE in the CQ to its slot; returns how many were reaped.
     pub(crate) fn reap(&mut self) -> usize {
         let mut count = 0;
+        let mut cancels = Vec::new();
         for cqe in self.uring.completion() {
             count += 1;
             if cqe.user_data() == UNTRACKED {
@@ -38,13 +39,32 @@ impl Ring {
             let Some(slot) = self.ops.get_mut(index) else {
                 unreachable!("CQE for free slot {index}");
             };
-            match slot.complete(completion) {
+            if completion.result == -libc::ENOBUFS {
+                self.counters.recv_enobufs.add(1);
+            }
+            let transition = match (
+                io_uring::cqueue::buffer_select(completion.flags),
+                &mut self.provided,
+            ) {
+                (Some(bid), Provided::Ready(bufs)) => {
+                    let len = usize::try_from(completion.result).unwrap_or(0);
+                    // SAFETY: the CQE names buffer `bid` of the only group this ring
+                    // registered, and is reaped once, here.
+                    unsafe { bufs.take(bid, len, |bytes| slot.complete(completion, bytes)) }
+                }
+                _ => slot.complete(completion, &[]),
+            };
+            match transition {
                 Transition::Stay => {}
                 Transition::Wake(waker) => self.ready.push(waker),
                 Transition::Free => {
                     self.ops.remove(index);
                 }
+                Transition::Cancel => cancels.push(index),
             }
+        }
+        for index in cancels {
+            self.cancel(index);
         }
         self.counters.cqes_reaped.add(count as u64);
         count
@@ -166,6 +186,11 @@ impl Drop for Ring {
     fn drop(&mut self) {
         let in_flight = self.ops.len();
         if !self.is_poisoned() && self.drain() {
+            if let Provided::Ready(bufs) = std::mem::replace(&mut self.provided, Provided::Refused)
+            {
+                // SAFETY: drained: no receive of this ring is in flight.
+                unsafe { bufs.release(&self.uring.submitter()) };
+            }
             drop(self.remote.close());
             tracing::debug!(ring = self.id(), in_flight, "ring drained");
             return;

@@ -17,6 +17,13 @@
 //! | `Streaming`  | the `Op` future              | CQE with `F_MORE`: queued, waker woken | `Streaming` |
 //! |              |                              | final CQE: queued, `finished` set | `Streaming` |
 //! |              |                              | `Op` dropped before `finished`    | `Cancelled` |
+//! | `Sink`       | the slab (`Box<dyn Sink>`)   | CQE with `F_MORE`: delivered      | `Sink`      |
+//! |              |                              | final CQE: delivered, slot freed by reaping | (free) |
+//!
+//! A sink has no future: its CQEs are delivered as they are reaped, with the bytes of the
+//! provided buffer they name, which goes back to the kernel right after. Whoever armed it
+//! stops it with [`Ring::cancel_sink`](super::Ring::cancel_sink), naming its serial, so a
+//! late request never reaches an op that reused the slot.
 //!
 //! A detached op (a send already reported to the user as written) moves to `Cancelled`
 //! without an `AsyncCancel`: the kernel finishes it, then its resources are dropped.
@@ -37,6 +44,7 @@
 //! | `Completed`  | —                             | `Op` polled: its result, slot freed (the kernel let go) |
 //! | `Cancelled`  | —                             | never freed: leaked with the slab when the ring drops |
 //! | `Streaming`  | waker taken and woken         | queued CQEs still delivered, then the op ends: resources move into the slot (`Cancelled`) |
+//! | `Sink`       | told it is abandoned ([`Sink::abandon`]) | never freed: leaked with the slab |
 //!
 //! An op dropped after poisoning moves its resources into its slot too, without an
 //! `AsyncCancel` (a poisoned ring submits nothing). Resources the kernel may still use
@@ -69,6 +77,23 @@ pub(crate) trait Orphan {
     fn discard(&mut self, completion: Completion);
 }
 
+/// Resources of an op whose CQEs are consumed as they are reaped, on the ring's thread,
+/// instead of by a polled future: a receive into provided buffers that feeds a socket's
+/// read stash. The slot owns it from submission until the final CQE.
+pub(crate) trait Sink: Send {
+    /// Takes one CQE and the bytes of the provided buffer it names (empty when it names
+    /// none); the buffer goes back to the kernel when this returns. Returns false to have
+    /// the ring cancel the op, whose final CQE still comes here.
+    fn deliver(&mut self, completion: Completion, bytes: &[u8]) -> bool;
+
+    /// Tells whoever waits on the sink that no CQE will come (the ring was poisoned); the
+    /// resources the kernel may use stay with the slot.
+    fn abandon(&mut self);
+
+    /// Identifies this sink among every sink of the process.
+    fn serial(&self) -> u64;
+}
+
 /// The state of one op slot. See the table in the module docs.
 pub(crate) enum Lifecycle {
     /// Pushed to the SQ; no task has polled it yet.
@@ -88,6 +113,8 @@ pub(crate) enum Lifecycle {
         /// The final CQE (without `F_MORE`) is in `queue` or was taken.
         finished: bool,
     },
+    /// An op whose CQEs go to a [`Sink`] as they are reaped.
+    Sink(Box<dyn Sink>),
 }
 
 /// What the reaper must do after a CQE was applied to a slot.
@@ -97,8 +124,10 @@ pub(crate) enum Transition {
     Stay,
     /// Wake this task.
     Wake(Waker),
-    /// The slot's final CQE arrived for a dropped op: free the slot.
+    /// The slot's final CQE arrived for a dropped op or a sink: free the slot.
     Free,
+    /// A sink asked to be cancelled.
+    Cancel,
 }
 
 impl Lifecycle {
@@ -115,10 +144,19 @@ impl Lifecycle {
         }
     }
 
-    /// Applies a CQE to this slot and says what the reaper must do next.
-    pub(crate) fn complete(&mut self, completion: Completion) -> Transition {
+    /// Applies a CQE to this slot and says what the reaper must do next; `bytes` are the
+    /// contents of the provided buffer the CQE names (only a sink's CQEs name one).
+    pub(crate) fn complete(&mut self, completion: Completion, bytes: &[u8]) -> Transition {
         let last = !completion.has_more();
         match self {
+            Lifecycle::Sink(sink) => {
+                let keep = sink.deliver(completion, bytes);
+                match (last, keep) {
+                    (true, _) => Transition::Free,
+                    (false, true) => Transition::Stay,
+                    (false, false) => Transition::Cancel,
+                }
+            }
             Lifecycle::Submitted => {
                 *self = Lifecycle::Completed(completion);
                 Transition::Stay
@@ -160,6 +198,10 @@ impl Lifecycle {
                 _ => unreachable!("Waiting"),
             },
             Lifecycle::Streaming { waker, .. } => waker.take(),
+            Lifecycle::Sink(sink) => {
+                sink.abandon();
+                None
+            }
             Lifecycle::Submitted | Lifecycle::Completed(_) | Lifecycle::Cancelled(_) => None,
         }
     }
@@ -200,6 +242,12 @@ mod tests {
         }
     }
 
+    impl Lifecycle {
+        fn complete_test(&mut self, completion: Completion) -> Transition {
+            self.complete(completion, &[])
+        }
+    }
+
     fn cqe(result: i32, flags: u32) -> Completion {
         Completion { result, flags }
     }
@@ -208,7 +256,7 @@ mod tests {
     fn waiting_op_is_woken_and_completed() {
         let counter = Arc::new(CountWake(AtomicUsize::new(0)));
         let mut slot = Lifecycle::Waiting(Waker::from(counter.clone()));
-        match slot.complete(cqe(5, 0)) {
+        match slot.complete_test(cqe(5, 0)) {
             Transition::Wake(w) => w.wake(),
             other => panic!("expected a wake, got {other:?}"),
         }
@@ -221,8 +269,8 @@ mod tests {
     fn cancelled_op_keeps_resources_until_final_cqe() {
         let seen = Arc::new(AtomicUsize::new(0));
         let mut slot = Lifecycle::Cancelled(Box::new(Recorder(seen.clone())));
-        assert!(matches!(slot.complete(cqe(3, MORE)), Transition::Stay));
-        assert!(matches!(slot.complete(cqe(-125, 0)), Transition::Free));
+        assert!(matches!(slot.complete_test(cqe(3, MORE)), Transition::Stay));
+        assert!(matches!(slot.complete_test(cqe(-125, 0)), Transition::Free));
         assert_eq!(seen.load(Ordering::SeqCst), 2, "every CQE reaches discard");
     }
 
@@ -230,9 +278,9 @@ mod tests {
     fn streaming_queues_until_final() {
         assert!(cqe(0, MORE).has_more());
         let mut slot = Lifecycle::new(true);
-        slot.complete(cqe(1, MORE));
+        slot.complete_test(cqe(1, MORE));
         assert!(!slot.is_finished());
-        slot.complete(cqe(2, 0));
+        slot.complete_test(cqe(2, 0));
         match &mut slot {
             Lifecycle::Streaming {
                 queue, finished, ..
@@ -275,7 +323,7 @@ mod tests {
     fn poisoning_a_stream_keeps_its_queued_cqes() {
         let counter = Arc::new(CountWake(AtomicUsize::new(0)));
         let mut slot = Lifecycle::new(true);
-        slot.complete(cqe(1, MORE));
+        slot.complete_test(cqe(1, MORE));
         if let Lifecycle::Streaming { waker, .. } = &mut slot {
             *waker = Some(Waker::from(counter.clone()));
         }
@@ -321,7 +369,7 @@ mod tests {
     #[test]
     fn submitted_op_completes_without_waker() {
         let mut slot = Lifecycle::new(false);
-        assert!(matches!(slot.complete(cqe(0, 0)), Transition::Stay));
+        assert!(matches!(slot.complete_test(cqe(0, 0)), Transition::Stay));
         assert!(slot.is_finished());
     }
 }

@@ -12,6 +12,7 @@ mod lifecycle;
 pub(crate) mod op;
 mod poison;
 mod probe;
+mod recv;
 mod remote;
 mod submit;
 mod wake;
@@ -23,9 +24,13 @@ use std::task::Waker;
 use io_uring::IoUring;
 use slab::Slab;
 
-pub(crate) use lifecycle::{Completion, Orphan};
+use crate::buf::ProvidedBufs;
+
+pub(crate) use lifecycle::{Completion, Orphan, Sink};
 pub(crate) use poison::panic_in_driver_once;
 pub(crate) use probe::{probe, RingConfig, Setup};
+pub(crate) use recv::{refuse_multishot, RecvConfig};
+pub use recv::{RecvMode, RECV_ENV};
 pub(crate) use remote::Remote;
 pub(crate) use wake::{on_park, DriverTask};
 
@@ -59,6 +64,18 @@ pub(crate) struct Ring {
     setup: Setup,
     /// The worker's metrics counters (`metrics.rs`).
     counters: Arc<Counters>,
+    /// How streams receive, and the buffers they receive into (`recv.rs`).
+    recv: RecvConfig,
+    provided: Provided,
+}
+
+/// The provided buffers of a ring, registered by the first receive that needs them.
+#[derive(Debug)]
+enum Provided {
+    Unregistered,
+    Ready(ProvidedBufs),
+    /// The kernel refused them (before Linux 5.19), or the ring is closing.
+    Refused,
 }
 
 impl Ring {

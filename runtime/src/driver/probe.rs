@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use io_uring::{opcode, IoUring, Probe};
 use slab::Slab;
 
-use super::{Remote, Ring, UNTRACKED};
+use super::{Provided, RecvConfig, Remote, Ring, UNTRACKED};
 use crate::error::{self, Unavailable};
 use crate::metrics::Counters;
 
@@ -29,6 +29,8 @@ pub(crate) struct RingConfig {
     pub(crate) entries: u32,
     /// Completion queue entries; `None` for [`cq_entries`] of `entries`.
     pub(crate) cq_entries: Option<u32>,
+    /// How streams receive (`recv.rs`).
+    pub(crate) recv: RecvConfig,
 }
 
 impl RingConfig {
@@ -37,6 +39,7 @@ impl RingConfig {
         RingConfig {
             entries,
             cq_entries: None,
+            recv: RecvConfig::default(),
         }
     }
 }
@@ -374,6 +377,8 @@ impl Ring {
             remote: Remote::register(eventfd),
             setup,
             counters,
+            recv: config.recv,
+            provided: Provided::Unregistered,
         })
     }
 }

@@ -5,6 +5,7 @@
 //! An op moved to another thread and dropped there cannot touch the owner's slab; it
 //! sends its resources here instead. The owner adopts them on its next turn, exactly as
 //! if the op had been dropped locally (cancel, keep the resources until the final CQE).
+//! A sink (`recv.rs`) stopped from another thread is cancelled the same way, by serial.
 //! A ring that did not drain (poisoned, or past its drain timeout) stays registered, so
 //! what is sent to it afterwards is leaked with its queue rather than freed.
 
@@ -15,16 +16,21 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::{Orphan, Ring};
 
-/// An orphan sent from another thread: the slot index, the op's resources and whether
-/// to cancel the op (or let it finish).
-type RemoteOrphan = (usize, Box<dyn Orphan + Send>, bool);
+/// What another thread asks of the ring.
+pub(super) enum Message {
+    /// An op dropped there: the slot index, the op's resources and whether to cancel the
+    /// op (or let it finish).
+    Orphan(usize, Box<dyn Orphan + Send>, bool),
+    /// Cancel the sink with this serial, if slot `index` still holds it.
+    CancelSink(usize, u64),
+}
 
 /// The cross-thread handle of one ring.
 pub(crate) struct Remote {
     id: usize,
     eventfd: Arc<OwnedFd>,
     /// `None` once the ring has drained and closed: the kernel is done with every op.
-    orphans: Mutex<Option<Vec<RemoteOrphan>>>,
+    orphans: Mutex<Option<Vec<Message>>>,
     pending: AtomicBool,
     /// The worker that owns the ring, for error messages; set once when it starts.
     worker: OnceLock<usize>,
@@ -110,11 +116,21 @@ impl Remote {
     /// has already drained and closed, the resources are dropped here: the kernel has
     /// let go of them.
     pub(crate) fn send_orphan(&self, index: usize, orphan: Box<dyn Orphan + Send>, cancel: bool) {
+        self.send(Message::Orphan(index, orphan, cancel));
+    }
+
+    /// Asks the owning ring to cancel the sink `serial` in slot `index`, if the slot still
+    /// holds it; nothing when the ring has closed (its sinks ended with it).
+    pub(crate) fn cancel_sink(&self, index: usize, serial: u64) {
+        self.send(Message::CancelSink(index, serial));
+    }
+
+    fn send(&self, message: Message) {
         let mut queue = self.orphans.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(queue) = queue.as_mut() else {
             return;
         };
-        queue.push((index, orphan, cancel));
+        queue.push(message);
         self.pending.store(true, Ordering::Release);
         self.signal();
     }
@@ -134,7 +150,7 @@ impl Remote {
         }
     }
 
-    fn take(&self) -> Vec<RemoteOrphan> {
+    fn take(&self) -> Vec<Message> {
         if !self.pending.swap(false, Ordering::Acquire) {
             return Vec::new();
         }
@@ -143,7 +159,7 @@ impl Remote {
     }
 
     /// Marks the ring closed and unregisters it; later orphans are dropped by the sender.
-    pub(super) fn close(&self) -> Vec<RemoteOrphan> {
+    pub(super) fn close(&self) -> Vec<Message> {
         registry()
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -166,12 +182,12 @@ impl std::fmt::Debug for Remote {
 impl Ring {
     /// Adopts ops that were dropped on other threads.
     pub(super) fn adopt_remote_orphans(&mut self) {
-        for (index, orphan, cancel) in self.remote.take() {
+        for message in self.remote.take() {
             self.counters.remote_orphans.add(1);
-            if cancel {
-                self.orphan(index, orphan);
-            } else {
-                self.detach(index, orphan);
+            match message {
+                Message::Orphan(index, orphan, true) => self.orphan(index, orphan),
+                Message::Orphan(index, orphan, false) => self.detach(index, orphan),
+                Message::CancelSink(index, serial) => self.cancel_sink(index, serial),
             }
         }
     }

@@ -80,6 +80,11 @@ impl TcpStream {
     /// works, whatever the stream did before (on io_uring the fd may be a duplicate of the
     /// original while a cancelled readiness poll still holds the original).
     ///
+    /// On io_uring, reads on a worker receive ahead into the stream's buffer
+    /// ([`RecvMode`](corio_runtime::RecvMode)); bytes received that way and not yet read are not
+    /// in the socket any more and are dropped here. Read them first, or build the runtime
+    /// with `RecvMode::Readiness` to keep every unread byte in the kernel as tokio does.
+    ///
     /// # Errors
     ///
     /// Only when the process is out of file descriptors for that duplicate.

@@ -9,10 +9,9 @@
 //! accepts. Echo mode sends every byte back; HTTP (and idle) mode answers
 //! each request with the hello service's exact bytes ([`http`]). There is no
 //! file service. The unsafe code is the io_uring server's ([`uring`]: SQE
-//! pushes, accepted fds; [`buf_ring`]: the buffer ring's memory) and the
-//! epoll syscalls' ([`epoll`]).
+//! pushes, accepted fds; its provided buffers are corio's `ProvidedBufs`)
+//! and the epoll syscalls' ([`epoll`]).
 
-mod buf_ring;
 mod epoll;
 mod http;
 mod out_queue;

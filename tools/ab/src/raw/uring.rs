@@ -1,6 +1,6 @@
 //! `raw-uring`: the reference server on io_uring alone, one ring per
 //! thread. A multishot `ACCEPT` on the thread's listener; per connection a
-//! multishot `RECV` into the [`BufRing`] (each buffer given back as soon as
+//! multishot `RECV` into the [`ProvidedBufs`] (each buffer given back as soon as
 //! its bytes are answered) and at most one `SEND` in flight, from the
 //! connection's [`OutQueue`]. Each turn of the loop makes exactly one
 //! `io_uring_enter` (`submit_and_wait(1)`), then handles every completion.
@@ -23,19 +23,19 @@ use io_uring::{cqueue, opcode, squeue, types, IoUring, Probe};
 use slab::Slab;
 use socket2::{SockRef, Socket};
 
-use super::buf_ring::BufRing;
 use super::http::Framing;
 use super::out_queue::OutQueue;
 use super::Protocol;
+use corio::buf::ProvidedBufs;
 
 /// Submission queue entries (the completion queue gets twice as many).
 const ENTRIES: u32 = 1024;
-/// The buffer group of the [`BufRing`].
+/// The buffer group of the [`ProvidedBufs`].
 const BUF_GROUP: u16 = 0;
 /// Receive buffers per thread, and their size: 4 MiB of address space, of
 /// which only pages the kernel has written to count in the RSS.
 const BUFFERS: u16 = 256;
-const BUF_SIZE: usize = 16 * 1024;
+const BUF_SIZE: u32 = 16 * 1024;
 
 /// `user_data`: the kind of op in the low [`KIND_BITS`] bits, above them
 /// the connection's key in the slab (for `RECV` and `SEND`).
@@ -86,7 +86,7 @@ impl Conn {
 /// `ring` is declared first so that it is dropped first.
 struct Server {
     ring: IoUring,
-    bufs: BufRing,
+    bufs: ProvidedBufs,
     listener: Socket,
     conns: Slab<Conn>,
     protocol: Protocol,
@@ -117,7 +117,7 @@ impl Server {
             .or_else(|_| IoUring::new(ENTRIES))
             .map_err(|e| io::Error::new(e.kind(), format!("setting up io_uring: {e}")))?;
         probe(&ring)?;
-        let bufs = BufRing::new(&ring.submitter(), BUF_GROUP, BUFFERS, BUF_SIZE)
+        let bufs = ProvidedBufs::register(&ring.submitter(), BUF_GROUP, BUFFERS, BUF_SIZE)
             .map_err(|e| io::Error::new(e.kind(), format!("registering the buffer ring: {e}")))?;
         Ok(Server {
             ring,
@@ -253,7 +253,7 @@ impl Server {
             .build()
             .user_data(token(RECV, key));
         // SAFETY: the receive writes only into `bufs`' buffers, never freed
-        // (see `BufRing`); the fd stays open while `recv_armed` (# Invariants).
+        // (`ProvidedBufs` leaks them when dropped); the fd stays open while `recv_armed` (# Invariants).
         unsafe { self.queue(entry) }
     }
 
@@ -272,7 +272,7 @@ impl Server {
                 false => protocol.feed(&mut conn.framing, bytes, conn.out.back_mut()),
             };
             // SAFETY: `bid` and `res` are this completion's, consumed once.
-            if unsafe { bufs.consume(bid, len, feed) }.is_err() {
+            if unsafe { bufs.take(bid, len, feed) }.is_err() {
                 conn.closing = true;
             }
         }
