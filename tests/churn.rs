@@ -112,9 +112,9 @@ type Server = (
 /// (`MALLOC_ARENA_MAX=1`, see [`idle_keep_alive_memory_malloc_variants`]): glibc keeps
 /// freed heap blocks for reuse and gives pages back only from the top of a heap, which
 /// blocks still live above them pin. corio's workers call `malloc_trim(0)` once their live
-/// task count has dropped by a quarter (`Builder::trim_memory`), which returns every free
-/// page; the child waits 2.5 s after the close, past two of the workers' once-a-second
-/// checks.
+/// task count has dropped by a quarter, and again at the next check (`Builder::trim_memory`),
+/// which returns every free page; the child waits 2.5 s after the close, past two of the
+/// workers' once-a-second checks, and reports how many trims its workers made.
 #[test]
 fn idle_keep_alive_memory() {
     const NO_ENV: &[(&str, &str)] = &[];
@@ -224,9 +224,10 @@ fn assert_no_worse_than_tokio(corio: Figures, tokio: Figures) {
     );
 }
 
-/// After each wave closed, at most a fifth of what the idle connections added is still
-/// resident.
+/// After each wave closed, the workers trimmed, and at most a fifth of what the idle
+/// connections added is still resident.
 fn assert_returned(corio: Figures) {
+    assert!(corio.trims >= 2, "a trim after each wave: {corio:?}");
     let allowed = corio.baseline + corio.idle.saturating_sub(corio.baseline) / 5;
     assert!(
         corio.closed <= allowed && corio.end <= allowed,
@@ -257,6 +258,8 @@ struct Figures {
     again: u64,
     end: u64,
     peak: u64,
+    /// `malloc_trim` calls the server made (0 for plain tokio).
+    trims: u64,
 }
 
 /// Drives the child `test` through the steps; `None` if it skipped (no io_uring).
@@ -295,6 +298,7 @@ fn idle_clients(test: &str, envs: &[(&str, &str)]) -> Option<Figures> {
         again: figures["again"],
         end: figures["end"],
         peak: figures["peak"],
+        trims: figures["trims"],
     })
 }
 
@@ -307,7 +311,8 @@ async fn idle_keep_alive_child() {
     }
     let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    bounded(LIMIT, idle_keep_alive(listener, addr)).await;
+    let trims = || corio::metrics::snapshot().total().memory_trims;
+    bounded(LIMIT, idle_keep_alive(listener, addr, trims)).await;
 }
 
 /// The plain tokio child of [`idle_keep_alive_memory`].
@@ -329,13 +334,18 @@ fn tokio_idle_keep_alive_child() {
         socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let listener = socket.listen(1024).unwrap();
         let addr = listener.local_addr().unwrap();
-        bounded(LIMIT, idle_keep_alive(listener, addr)).await;
+        bounded(LIMIT, idle_keep_alive(listener, addr, || 0)).await;
     });
 }
 
 /// The child's side: serves `listener` with a header timeout long enough for idle
-/// connections to stay, and measures RSS at each step the parent announces.
-async fn idle_keep_alive<L: Listener + Send + 'static>(listener: L, addr: SocketAddr) {
+/// connections to stay, and measures RSS at each step the parent announces; `trims`
+/// counts the server's `malloc_trim` calls.
+async fn idle_keep_alive<L: Listener + Send + 'static>(
+    listener: L,
+    addr: SocketAddr,
+    trims: impl Fn() -> u64,
+) {
     raise_nofile_limit(IDLE as u64 + 1000);
     let config = ServerConfig {
         header_read_timeout: LIMIT,
@@ -368,7 +378,8 @@ async fn idle_keep_alive<L: Listener + Send + 'static>(listener: L, addr: Socket
     assert_eq!(stats.connection_errors, 0);
     println!(
         "FIGURES baseline={baseline} idle={idle} second={second} closed={closed} \
-         again={again} end={end} peak={peak}"
+         again={again} end={end} peak={peak} trims={}",
+        trims()
     );
 }
 

@@ -51,6 +51,7 @@ pub(crate) struct Counters {
     pub(crate) remote_orphans: Counter,
     pub(crate) multishot_arms: Counter,
     pub(crate) recv_enobufs: Counter,
+    pub(crate) memory_trims: Counter,
     /// Bumped by whichever thread spawns onto this worker from elsewhere.
     remote_spawns: AtomicU64,
     /// Connections whose home is this worker; dropped on any thread.
@@ -101,6 +102,9 @@ pub struct WorkerMetrics {
     /// Receives the kernel ended with `ENOBUFS`: every provided buffer was in use. The
     /// stream re-arms at its next read, once the reaper has given buffers back.
     pub recv_enobufs: u64,
+    /// Times the worker handed freed memory back to the kernel (`malloc_trim`, see
+    /// `Builder::trim_memory`).
+    pub memory_trims: u64,
     /// `corio::net` connections (accepted or connected streams) made on this worker and
     /// not yet dropped.
     pub connections: u64,
@@ -142,6 +146,7 @@ impl RuntimeMetrics {
                 remote_orphans: a.remote_orphans + w.remote_orphans,
                 multishot_arms: a.multishot_arms + w.multishot_arms,
                 recv_enobufs: a.recv_enobufs + w.recv_enobufs,
+                memory_trims: a.memory_trims + w.memory_trims,
                 connections: a.connections + w.connections,
                 alive_tasks: a.alive_tasks + w.alive_tasks,
                 global_queue_depth: a.global_queue_depth + w.global_queue_depth,
@@ -173,6 +178,7 @@ pub(crate) fn read(
         remote_orphans: counters.remote_orphans.get(),
         multishot_arms: counters.multishot_arms.get(),
         recv_enobufs: counters.recv_enobufs.get(),
+        memory_trims: counters.memory_trims.get(),
         connections: u64::try_from(counters.connections.load(Ordering::Relaxed)).unwrap_or(0),
         alive_tasks: rt.num_alive_tasks() as u64,
         global_queue_depth: rt.global_queue_depth() as u64,

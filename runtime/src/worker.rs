@@ -146,7 +146,10 @@ fn serve(
         next: std::cell::Cell::new(config.id),
     })));
     if config.trim_memory {
-        rt.spawn(crate::trim::trim_after_drops(rt.handle().clone()));
+        rt.spawn(crate::trim::trim_after_drops(
+            rt.handle().clone(),
+            config.counters.clone(),
+        ));
     }
     tracing::debug!(worker = config.id, cpu = ?config.cpu, "worker started");
     let timeout = local.block_on(rt, async move { stop.await.unwrap_or(None) });
