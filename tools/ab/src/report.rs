@@ -252,7 +252,8 @@ fn ring_lines(rows: &[RowSummary]) -> Vec<String> {
     lines.push(
         "corio::metrics of the corio rows, summed over workers, per good response (median of the reps):\n\
          ring enters, SQEs submitted, CQEs reaped, eventfd wake-ups of the driver, worker parks,\n\
-         multishot ops armed, turns that found the CQ overflowed."
+         multishot ops armed, turns that found the CQ overflowed, receives ended by ENOBUFS (every\n\
+         provided buffer in use)."
             .to_string(),
     );
     lines

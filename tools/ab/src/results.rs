@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::protocol::LoadReport;
-use crate::ring::RingCounters;
+use crate::ring::{self, RingCounters};
 use crate::stats::Spread;
 use crate::variant::Variant;
 
@@ -93,7 +93,7 @@ pub(crate) struct RowSummary {
     /// CPU use of other processes on the benchmark's CPUs, in cores.
     pub(crate) background_cores: Option<Spread>,
     /// corio's ring counters per response, in [`crate::ring::LABELS`] order.
-    pub(crate) ring_per_req: Option<[Spread; 7]>,
+    pub(crate) ring_per_req: Option<[Spread; ring::COUNT]>,
 }
 
 /// Latency percentiles' labels, in [`RowSummary::latency_us`] order.
@@ -133,8 +133,8 @@ impl RowSummary {
 }
 
 /// Each ring counter per good response, over the runs that have them.
-fn ring_per_req(runs: &[&RunFigures]) -> Option<[Spread; 7]> {
-    let per_req: Vec<[f64; 7]> = runs
+fn ring_per_req(runs: &[&RunFigures]) -> Option<[Spread; ring::COUNT]> {
+    let per_req: Vec<[f64; ring::COUNT]> = runs
         .iter()
         .filter(|r| r.load.responses > 0)
         .filter_map(|r| {
@@ -143,7 +143,7 @@ fn ring_per_req(runs: &[&RunFigures]) -> Option<[Spread; 7]> {
         })
         .collect();
     let column = |i: usize| Spread::of(per_req.iter().map(|v| v[i]));
-    let columns = [0, 1, 2, 3, 4, 5, 6].map(column);
+    let columns: [_; ring::COUNT] = std::array::from_fn(column);
     columns
         .iter()
         .all(Option::is_some)

@@ -21,10 +21,14 @@ pub(crate) struct RingCounters {
     pub(crate) parks: u64,
     pub(crate) multishot_arms: u64,
     pub(crate) cq_overflows: u64,
+    pub(crate) recv_enobufs: u64,
 }
 
+/// How many counters the table shows.
+pub(crate) const COUNT: usize = 8;
+
 /// Column labels, in [`RingCounters::values`] order.
-pub(crate) const LABELS: [&str; 7] = [
+pub(crate) const LABELS: [&str; COUNT] = [
     "enters",
     "SQEs",
     "CQEs",
@@ -32,6 +36,7 @@ pub(crate) const LABELS: [&str; 7] = [
     "parks",
     "multishot arms",
     "CQ overflows",
+    "ENOBUFS",
 ];
 
 impl RingCounters {
@@ -45,6 +50,7 @@ impl RingCounters {
             parks: total.parks,
             multishot_arms: total.multishot_arms,
             cq_overflows: total.cq_overflows,
+            recv_enobufs: total.recv_enobufs,
         }
     }
 
@@ -58,11 +64,12 @@ impl RingCounters {
             parks: end.parks.saturating_sub(self.parks),
             multishot_arms: end.multishot_arms.saturating_sub(self.multishot_arms),
             cq_overflows: end.cq_overflows.saturating_sub(self.cq_overflows),
+            recv_enobufs: end.recv_enobufs.saturating_sub(self.recv_enobufs),
         }
     }
 
     /// The counters in [`LABELS`] order.
-    pub(crate) fn values(self) -> [u64; 7] {
+    pub(crate) fn values(self) -> [u64; COUNT] {
         [
             self.enters,
             self.sqes,
@@ -71,6 +78,7 @@ impl RingCounters {
             self.parks,
             self.multishot_arms,
             self.cq_overflows,
+            self.recv_enobufs,
         ]
     }
 }
@@ -132,12 +140,13 @@ mod tests {
             enters: 25,
             cqes: 9,
             parks: 3,
+            recv_enobufs: 2,
             ..RingCounters::default()
         };
-        assert_eq!(a.until(b).values(), [15, 0, 4, 0, 3, 0, 0]);
+        assert_eq!(a.until(b).values(), [15, 0, 4, 0, 3, 0, 0, 2]);
         assert_eq!(
             b.until(a).values(),
-            [0; 7],
+            [0; COUNT],
             "a restarted server is not negative"
         );
     }
