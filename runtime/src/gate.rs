@@ -56,10 +56,14 @@ struct Inner {
 #[derive(Debug, Default)]
 struct State {
     /// Tasks waiting for the ticket to come back.
-    waiters: Vec<Waker>,
-    /// Data received by ring ops nobody waited for any more, oldest first.
-    stash: VecDeque<Stashed>,
-    /// Bytes in `stash`.
+    waiters: Waiters,
+    /// The oldest data received by ring ops nobody waited for any more: a stream's bytes
+    /// (one run, however many receives brought them) or a datagram.
+    front: Option<Stashed>,
+    /// Datagrams received after `front`, oldest first (always empty for a stream, so a
+    /// stream's stash never allocates a queue).
+    rest: VecDeque<Stashed>,
+    /// Bytes in `front` and `rest`.
     stash_bytes: usize,
     /// The armed feed: its ring, slot and serial.
     feed: Option<(usize, usize, u64)>,
@@ -72,18 +76,73 @@ struct State {
 }
 
 impl State {
+    /// Stashes a datagram, or a stream's next bytes.
     fn push(&mut self, data: Vec<u8>, from: Option<SockAddr>) {
         self.stash_bytes += data.len();
-        match self.stash.back_mut() {
-            Some(back) if from.is_none() && back.from.is_none() => {
-                back.data.extend_from_slice(&data)
+        let stashed = Stashed { data, from };
+        match &mut self.front {
+            None => self.front = Some(stashed),
+            Some(front) if front.from.is_none() && stashed.from.is_none() => {
+                front.data.extend_from_slice(&stashed.data)
             }
-            _ => self.stash.push_back(Stashed { data, from }),
+            Some(_) => self.rest.push_back(stashed),
         }
     }
 
+    /// Appends a stream's next bytes to the run in `front`.
+    fn push_stream(&mut self, bytes: &[u8]) {
+        self.stash_bytes += bytes.len();
+        match &mut self.front {
+            Some(front) => front.data.extend_from_slice(bytes),
+            None => {
+                self.front = Some(Stashed {
+                    data: bytes.to_vec(),
+                    from: None,
+                })
+            }
+        }
+    }
+
+    /// Removes the oldest stashed data.
+    fn pop_front(&mut self) -> Option<Stashed> {
+        let front = self.front.take();
+        self.front = self.rest.pop_front();
+        if self.rest.is_empty() && self.rest.capacity() > 0 {
+            // An idle socket keeps no queue memory.
+            self.rest = VecDeque::new();
+        }
+        front
+    }
+
     fn has_more(&self) -> bool {
-        !self.stash.is_empty() || self.error.is_some()
+        self.front.is_some() || self.error.is_some()
+    }
+}
+
+/// The tasks to wake when a gate opens or stashes: nearly always one (the reader), which
+/// needs no allocation.
+#[derive(Debug, Default)]
+struct Waiters {
+    first: Option<Waker>,
+    more: Vec<Waker>,
+}
+
+impl Waiters {
+    /// Adds `waker` unless it is already registered.
+    fn register(&mut self, waker: &Waker) {
+        match &self.first {
+            None => self.first = Some(waker.clone()),
+            Some(first) if first.will_wake(waker) => {}
+            Some(_) => {
+                if !self.more.iter().any(|w| w.will_wake(waker)) {
+                    self.more.push(waker.clone());
+                }
+            }
+        }
+    }
+
+    fn wake(self) {
+        self.first.into_iter().chain(self.more).for_each(Waker::wake);
     }
 }
 
@@ -121,7 +180,7 @@ impl Gate {
         if state.has_more() {
             return Poll::Ready(());
         }
-        register(&mut state.waiters, cx.waker());
+        state.waiters.register(cx.waker());
         Poll::Pending
     }
 
@@ -162,20 +221,16 @@ impl Gate {
             return None;
         }
         let mut state = self.0.lock();
-        let front = state.stash.front_mut()?;
+        let front = state.front.as_mut()?;
         let (used, result) = f(front);
         if !peek {
             let taken = if front.from.is_some() || used >= front.data.len() {
-                state.stash.pop_front().map_or(0, |s| s.data.len())
+                state.pop_front().map_or(0, |s| s.data.len())
             } else {
                 front.data.drain(..used);
                 used
             };
             state.stash_bytes -= taken;
-            if state.stash.is_empty() {
-                // An idle stream keeps no stash memory (a fed stream empties it per read).
-                state.stash = VecDeque::new();
-            }
             self.0.stashed.store(state.has_more(), Ordering::Release);
         }
         Some(result)
@@ -187,7 +242,7 @@ impl Gate {
             return None;
         }
         let mut state = self.0.lock();
-        if !state.stash.is_empty() {
+        if state.front.is_some() {
             return None;
         }
         let errno = state.error.take()?;
@@ -210,7 +265,7 @@ impl Gate {
                 return Poll::Ready(true);
             }
             if self.0.held.load(Ordering::Acquire) {
-                register(&mut state.waiters, cx.waker());
+                state.waiters.register(cx.waker());
                 return Poll::Pending;
             }
             if state.unfed || mode == RecvMode::Readiness {
@@ -236,7 +291,7 @@ impl Gate {
             Some(Ok((ring, index))) => {
                 let mut state = self.0.lock();
                 state.feed = Some((ring, index, serial));
-                register(&mut state.waiters, cx.waker());
+                state.waiters.register(cx.waker());
                 Poll::Pending
             }
             // The feed was dropped with its ticket. No ring here (a plain thread), or the
@@ -287,14 +342,8 @@ impl Gate {
         if !self.0.held.load(Ordering::Acquire) {
             return Poll::Ready(());
         }
-        register(&mut state.waiters, cx.waker());
+        state.waiters.register(cx.waker());
         Poll::Pending
-    }
-}
-
-fn register(waiters: &mut Vec<Waker>, waker: &Waker) {
-    if !waiters.iter().any(|w| w.will_wake(waker)) {
-        waiters.push(waker.clone());
     }
 }
 
@@ -319,12 +368,12 @@ struct Feed {
 impl Sink for Feed {
     fn deliver(&mut self, completion: Completion, bytes: &[u8]) -> bool {
         let last = !completion.has_more();
-        let waiters = {
+        let (waiters, over) = {
             let inner = &self.ticket.0;
             let mut state = inner.lock();
             if !bytes.is_empty() {
                 self.delivered = true;
-                state.push(bytes.to_vec(), None);
+                state.push_stream(bytes);
             }
             match completion.result {
                 0 if last => state.unfed = true,
@@ -340,10 +389,12 @@ impl Sink for Feed {
                 state.feed_stopping = false;
             }
             inner.stashed.store(state.has_more(), Ordering::Release);
-            std::mem::take(&mut state.waiters)
+            (
+                std::mem::take(&mut state.waiters),
+                state.stash_bytes >= FEED_LIMIT,
+            )
         };
-        waiters.into_iter().for_each(Waker::wake);
-        let over = self.ticket.0.lock().stash_bytes >= FEED_LIMIT;
+        waiters.wake();
         if over && !self.stopping {
             self.stopping = true;
             return false;
@@ -360,7 +411,7 @@ impl Sink for Feed {
             self.ticket.0.held.store(false, Ordering::Release);
             std::mem::take(&mut state.waiters)
         };
-        waiters.into_iter().for_each(Waker::wake);
+        waiters.wake();
     }
 
     fn serial(&self) -> u64 {
@@ -397,7 +448,7 @@ impl Drop for Ticket {
             self.0.held.store(false, Ordering::Release);
             std::mem::take(&mut state.waiters)
         };
-        waiters.into_iter().for_each(Waker::wake);
+        waiters.wake();
     }
 }
 
@@ -472,6 +523,33 @@ mod tests {
         assert!(
             !gate.is_stashed(),
             "the rest of a truncated datagram is dropped"
+        );
+    }
+
+    #[test]
+    fn datagrams_stay_apart_and_in_order() {
+        let gate = Gate::new();
+        let Poll::Ready(ticket) = gate.poll_acquire(&mut Context::from_waker(Waker::noop())) else {
+            panic!("open gate")
+        };
+        for (port, data) in [(1, &b"one"[..]), (2, b"two"), (3, b"three")] {
+            let from = SockAddr::from(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+            ticket.stash(data.to_vec(), Some(from));
+        }
+        let mut taken = Vec::new();
+        while let Some(datagram) = gate.take(false, |s| {
+            let port = s.from.as_ref().and_then(SockAddr::as_socket).map(|a| a.port());
+            (s.data.len(), (port, s.data.clone()))
+        }) {
+            taken.push(datagram);
+        }
+        assert_eq!(
+            taken,
+            [
+                (Some(1), b"one".to_vec()),
+                (Some(2), b"two".to_vec()),
+                (Some(3), b"three".to_vec())
+            ]
         );
     }
 }
