@@ -79,7 +79,10 @@ impl State {
     /// Stashes a datagram, or a stream's next bytes.
     fn push(&mut self, data: Vec<u8>, from: Option<SockAddr>) {
         self.stash_bytes += data.len();
-        let stashed = Stashed { data, from };
+        let stashed = Stashed {
+            data,
+            from: from.map(Box::new),
+        };
         match &mut self.front {
             None => self.front = Some(stashed),
             Some(front) if front.from.is_none() && stashed.from.is_none() => {
@@ -142,7 +145,10 @@ impl Waiters {
     }
 
     fn wake(self) {
-        self.first.into_iter().chain(self.more).for_each(Waker::wake);
+        self.first
+            .into_iter()
+            .chain(self.more)
+            .for_each(Waker::wake);
     }
 }
 
@@ -152,8 +158,9 @@ impl Waiters {
 pub struct Stashed {
     /// The bytes not yet read.
     pub data: Vec<u8>,
-    /// A datagram's sender (`None` for a stream).
-    pub from: Option<SockAddr>,
+    /// A datagram's sender (`None` for a stream); boxed, so that a gate's stash stays
+    /// small inline.
+    pub from: Option<Box<SockAddr>>,
 }
 
 /// The right to have one owned op in the kernel on a direction; given back (and waiting
@@ -538,7 +545,11 @@ mod tests {
         }
         let mut taken = Vec::new();
         while let Some(datagram) = gate.take(false, |s| {
-            let port = s.from.as_ref().and_then(SockAddr::as_socket).map(|a| a.port());
+            let port = s
+                .from
+                .as_deref()
+                .and_then(SockAddr::as_socket)
+                .map(|a| a.port());
             (s.data.len(), (port, s.data.clone()))
         }) {
             taken.push(datagram);

@@ -168,7 +168,7 @@ fn copy(from: &[u8], to: &mut [u8]) -> usize {
 
 /// A stashed datagram's sender (an unnamed address for stream bytes, which have none).
 fn sender(stashed: &Stashed) -> SockAddr {
-    stashed.from.clone().unwrap_or_else(|| {
+    stashed.from.as_deref().cloned().unwrap_or_else(|| {
         SockAddr::unix("").unwrap_or_else(|_| unreachable!("an empty path is valid"))
     })
 }

@@ -221,7 +221,7 @@ impl Source {
         let ticket = acquire(&gates.read).await;
         if let Some((n, from)) = gates.read.take(false, |s| {
             let (used, n) = fill_from(s, &mut buf);
-            (used, (n, s.from.clone()))
+            (used, (n, s.from.as_deref().cloned()))
         }) {
             // Only datagrams are stashed on a datagram socket: each has its sender.
             let from = from.unwrap_or_else(|| unreachable!("a datagram without a sender"));
