@@ -32,6 +32,7 @@ use std::task::{Context, Poll, Waker};
 
 use socket2::SockAddr;
 
+use crate::buf::spare;
 use crate::context;
 use crate::driver::{Completion, RecvMode, Remote, Sink};
 use crate::fd::SharedFd;
@@ -98,10 +99,9 @@ impl State {
         match &mut self.front {
             Some(front) => front.data.extend_from_slice(bytes),
             None => {
-                self.front = Some(Stashed {
-                    data: bytes.to_vec(),
-                    from: None,
-                })
+                let mut data = spare::take(bytes.len());
+                data.extend_from_slice(bytes);
+                self.front = Some(Stashed { data, from: None });
             }
         }
     }
@@ -232,7 +232,12 @@ impl Gate {
         let (used, result) = f(front);
         if !peek {
             let taken = if front.from.is_some() || used >= front.data.len() {
-                state.pop_front().map_or(0, |s| s.data.len())
+                let popped = state.pop_front().map(|s| s.data);
+                popped.map_or(0, |data| {
+                    let len = data.len();
+                    spare::give_back(data);
+                    len
+                })
             } else {
                 front.data.drain(..used);
                 used

@@ -17,6 +17,7 @@
 mod aligned;
 mod provided;
 mod slice;
+pub(crate) mod spare;
 mod view;
 
 pub use aligned::AlignedBuf;
