@@ -79,17 +79,17 @@ struct State {
 impl State {
     /// Stashes a datagram, or a stream's next bytes.
     fn push(&mut self, data: Vec<u8>, from: Option<SockAddr>) {
-        self.stash_bytes += data.len();
-        let stashed = Stashed {
-            data,
-            from: from.map(Box::new),
+        let Some(from) = from else {
+            return self.push_stream(&data);
         };
-        match &mut self.front {
-            None => self.front = Some(stashed),
-            Some(front) if front.from.is_none() && stashed.from.is_none() => {
-                front.data.extend_from_slice(&stashed.data)
-            }
-            Some(_) => self.rest.push_back(stashed),
+        self.stash_bytes += data.len();
+        let datagram = Stashed {
+            data,
+            from: Some(Box::new(from)),
+        };
+        match self.front {
+            None => self.front = Some(datagram),
+            Some(_) => self.rest.push_back(datagram),
         }
     }
 
