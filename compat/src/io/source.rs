@@ -335,26 +335,25 @@ impl Source {
             return None;
         };
         let gate = &self.gates.get_or_init(Gates::default).read;
-        if gate.is_stashed() {
-            // What a feed delivered is read first on any thread (the common case: the
-            // reader was woken by that delivery), without looking for a ring.
-            let io = Io::new(uring.socket().as_fd(), Some(gate));
-            if let Some(got) = io.take_buf(out, 0) {
-                return Some(Poll::Ready(got));
-            }
-        }
-        let mode = corio_runtime::recv_mode()?;
+        let mut mode = None;
         loop {
+            // What a feed delivered is read first, on any thread, without looking for a
+            // ring (the common case: the reader was woken by that delivery).
+            if gate.is_stashed() {
+                let io = Io::new(uring.socket().as_fd(), Some(gate));
+                if let Some(got) = io.take_buf(out, 0) {
+                    return Some(Poll::Ready(got));
+                }
+            }
+            let mode = match mode {
+                Some(mode) => mode,
+                None => *mode.insert(corio_runtime::recv_mode()?),
+            };
             match gate.poll_fed(uring.socket(), mode, cx) {
                 Poll::Pending => return Some(Poll::Pending),
                 Poll::Ready(false) => return None,
-                Poll::Ready(true) => {
-                    let io = Io::new(uring.socket().as_fd(), Some(gate));
-                    if let Some(got) = io.take_buf(out, 0) {
-                        return Some(Poll::Ready(got));
-                    }
-                    // Another reader took the stash first: wait again.
-                }
+                // Stashed: taken at the top, unless another reader took it first.
+                Poll::Ready(true) => {}
             }
         }
     }
