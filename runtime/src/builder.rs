@@ -135,11 +135,13 @@ impl Builder {
     }
 
     /// Whether a worker gives freed memory back to the kernel after its load drops
-    /// (default true): when its live task count has fallen by a quarter of its peak, and
-    /// by at least 256 tasks, the worker calls glibc's `malloc_trim(0)`, and again a second
-    /// later, so that RSS comes back down after a wave of connections closes instead of
-    /// staying at its peak. Checked once a second; no effect outside glibc. Each trim counts
-    /// in [`WorkerMetrics::memory_trims`](crate::metrics::WorkerMetrics::memory_trims).
+    /// (default true): when its live task count or its `corio::net` connections have
+    /// fallen by a quarter of their peak, and by at least 256, the worker calls glibc's
+    /// `malloc_trim(0)`, and again a second later, so that RSS comes back down after a wave
+    /// of connections closes instead of staying at its peak. Checked once a second (the
+    /// connections' peak between two checks is exact, the task count is sampled); no effect
+    /// outside glibc. Each trim counts in
+    /// [`WorkerMetrics::memory_trims`](crate::metrics::WorkerMetrics::memory_trims).
     pub fn trim_memory(mut self, trim: bool) -> Builder {
         self.trim_memory = trim;
         self

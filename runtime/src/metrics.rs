@@ -56,12 +56,24 @@ pub(crate) struct Counters {
     remote_spawns: AtomicU64,
     /// Connections whose home is this worker; dropped on any thread.
     connections: AtomicI64,
+    /// The most `connections` has been since [`Counters::connections_since`] last read it.
+    connections_high: AtomicI64,
 }
 
 impl Counters {
     /// Counts a task placed on this worker by another thread.
     pub(crate) fn remote_spawn(&self) {
         self.remote_spawns.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The connections open now and the most that were open at once since the last call,
+    /// which starts the next high-water mark from now: a wave that opens and closes
+    /// between two calls still shows in the second figure.
+    pub(crate) fn connections_since(&self) -> (usize, usize) {
+        let now = self.connections.load(Ordering::Relaxed).max(0);
+        let high = self.connections_high.swap(now, Ordering::Relaxed).max(now);
+        let count = |n: i64| usize::try_from(n).unwrap_or(0);
+        (count(now), count(high))
     }
 }
 
@@ -212,7 +224,8 @@ impl ConnectionTally {
     pub fn new() -> ConnectionTally {
         let counters = context::current().map(|current| current.home_counters().clone());
         if let Some(counters) = &counters {
-            counters.connections.fetch_add(1, Ordering::Relaxed);
+            let open = counters.connections.fetch_add(1, Ordering::Relaxed) + 1;
+            counters.connections_high.fetch_max(open, Ordering::Relaxed);
         }
         ConnectionTally(counters)
     }
