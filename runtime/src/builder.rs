@@ -38,6 +38,10 @@ pub struct Builder {
     pub(crate) sharded: bool,
     pub(crate) thread_name: String,
     pub(crate) trim_memory: bool,
+    pub(crate) register_ring_fd: bool,
+    /// tokio's scheduler knobs for each worker's runtime; `None` keeps tokio's default.
+    pub(crate) event_interval: Option<u32>,
+    pub(crate) global_queue_interval: Option<u32>,
     /// Whether `CORIO_BACKEND` overrides `backend`.
     pub(crate) backend_env: bool,
     /// Whether `CORIO_WORKERS` overrides `workers`.
@@ -68,6 +72,9 @@ impl Builder {
             sharded: false,
             thread_name: "corio-worker".to_owned(),
             trim_memory: true,
+            register_ring_fd: true,
+            event_interval: None,
+            global_queue_interval: None,
             backend_env: true,
             workers_env: true,
         }
@@ -102,6 +109,30 @@ impl Builder {
     /// 4096, so a burst of completions does not spill into the kernel's overflow list).
     pub fn cq_entries(mut self, entries: u32) -> Builder {
         self.cq_entries = Some(entries);
+        self
+    }
+
+    /// Whether each worker enters its ring through a registered ring fd (default true),
+    /// which spares the kernel a file reference per `io_uring_enter`; kernels before 5.18
+    /// use the plain fd either way. No effect on epoll.
+    pub fn register_ring_fd(mut self, register: bool) -> Builder {
+        self.register_ring_fd = register;
+        self
+    }
+
+    /// tokio's [`event_interval`](tokio::runtime::Builder::event_interval) for each
+    /// worker's runtime: scheduler ticks between two looks at the reactor and timers while
+    /// tasks keep running (tokio's default, 61, when not called).
+    pub fn event_interval(mut self, ticks: u32) -> Builder {
+        self.event_interval = Some(ticks);
+        self
+    }
+
+    /// tokio's [`global_queue_interval`](tokio::runtime::Builder::global_queue_interval)
+    /// for each worker's runtime: scheduler ticks between two looks at the queue other
+    /// threads spawn into (tokio's default when not called).
+    pub fn global_queue_interval(mut self, ticks: u32) -> Builder {
+        self.global_queue_interval = Some(ticks);
         self
     }
 
@@ -190,10 +221,19 @@ impl Builder {
                 self.ring_entries, self.cq_entries
             )));
         }
+        for (name, ticks) in [
+            ("event_interval", self.event_interval),
+            ("global_queue_interval", self.global_queue_interval),
+        ] {
+            if ticks == Some(0) {
+                return Err(invalid(format!("{name} must be at least 1, got 0")));
+            }
+        }
         let ring = RingConfig {
             entries: self.ring_entries,
             cq_entries: self.cq_entries,
             recv: self.recv_config()?,
+            register_fd: self.register_ring_fd,
         };
         let resolved = backend::resolve(self.backend, self.backend_env, ring)?;
         let uring = resolved.info.kind == BackendKind::Uring;
@@ -270,7 +310,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ring_sizes_are_validated_before_any_worker_starts() {
+    fn sizes_are_validated_before_any_worker_starts() {
         let bad = [
             Builder::new().ring_entries(3),
             Builder::new().ring_entries(65536),
@@ -278,13 +318,17 @@ mod tests {
             Builder::new().cq_entries(1 << 17),
             Builder::new().recv_buffers(100, 4096),
             Builder::new().recv_buffers(128, 0),
+            Builder::new().event_interval(0),
+            Builder::new().global_queue_interval(0),
         ];
         for builder in bad {
             let err = builder.backend(Backend::Epoll).build().unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
             let message = err.to_string();
             assert!(
-                message.contains("entries") || message.contains("recv_buffers"),
+                ["entries", "recv_buffers", "interval"]
+                    .iter()
+                    .any(|what| message.contains(what)),
                 "{err}"
             );
         }

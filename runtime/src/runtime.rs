@@ -146,6 +146,8 @@ impl Runtime {
                 ring: (backend.kind == BackendKind::Uring).then_some(ring),
                 name: builder.thread_name.clone(),
                 trim_memory: builder.trim_memory,
+                event_interval: builder.event_interval,
+                global_queue_interval: builder.global_queue_interval,
                 counters: counters[id].clone(),
             };
             let links = WorkerLinks {

@@ -27,6 +27,9 @@ pub(crate) struct WorkerConfig {
     pub(crate) name: String,
     /// Give freed memory back after load drops (`trim.rs`).
     pub(crate) trim_memory: bool,
+    /// tokio's scheduler knobs; `None` keeps tokio's default.
+    pub(crate) event_interval: Option<u32>,
+    pub(crate) global_queue_interval: Option<u32>,
     /// The worker's metrics counters, shared with the runtime.
     pub(crate) counters: Arc<Counters>,
 }
@@ -116,6 +119,12 @@ fn run(config: WorkerConfig, links: WorkerLinks) {
 fn start(config: &WorkerConfig) -> io::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_current_thread();
     builder.enable_all();
+    if let Some(ticks) = config.event_interval {
+        builder.event_interval(ticks);
+    }
+    if let Some(ticks) = config.global_queue_interval {
+        builder.global_queue_interval(ticks);
+    }
     let Some(ring_config) = config.ring else {
         return builder.build();
     };

@@ -8,6 +8,7 @@
 //! `poison.rs` for what a panic inside the driver turns into.
 
 mod complete;
+mod enter;
 mod lifecycle;
 pub(crate) mod op;
 mod poison;
@@ -35,6 +36,7 @@ pub(crate) use remote::Remote;
 pub(crate) use wake::{on_park, DriverTask};
 
 use crate::metrics::Counters;
+use enter::EnterFd;
 use lifecycle::Lifecycle;
 
 /// `user_data` of SQEs whose CQE nobody waits for (`AsyncCancel` requests). Slab
@@ -52,6 +54,8 @@ pub(crate) const UNTRACKED: u64 = u64::MAX;
 /// - Once poisoned (`poison.rs`) the ring submits and reaps nothing, and frees no slot
 ///   the kernel may still use: such slots are leaked with the slab.
 pub(crate) struct Ring {
+    /// Declared before `uring`: it unregisters the ring fd before the fd closes.
+    enter: EnterFd,
     uring: IoUring,
     ops: Slab<Lifecycle>,
     /// Wakers collected while the ring was borrowed; woken once the borrow is released.

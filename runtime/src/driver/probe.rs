@@ -11,14 +11,14 @@
 //! never completes an op.
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use io_uring::{opcode, IoUring, Probe};
 use slab::Slab;
 
-use super::{Provided, RecvConfig, Remote, Ring, UNTRACKED};
+use super::{EnterFd, Provided, RecvConfig, Remote, Ring, UNTRACKED};
 use crate::error::{self, Unavailable};
 use crate::metrics::Counters;
 
@@ -31,6 +31,8 @@ pub(crate) struct RingConfig {
     pub(crate) cq_entries: Option<u32>,
     /// How streams receive (`recv.rs`).
     pub(crate) recv: RecvConfig,
+    /// Enter through a registered ring fd where the kernel allows it (`enter.rs`).
+    pub(crate) register_fd: bool,
 }
 
 impl RingConfig {
@@ -40,6 +42,7 @@ impl RingConfig {
             entries,
             cq_entries: None,
             recv: RecvConfig::default(),
+            register_fd: true,
         }
     }
 }
@@ -366,9 +369,10 @@ impl Ring {
         let eventfd = Arc::new(eventfd().map_err(|err| register("eventfd", err))?);
         uring
             .submitter()
-            .register_eventfd(std::os::fd::AsRawFd::as_raw_fd(&*eventfd))
+            .register_eventfd(eventfd.as_raw_fd())
             .map_err(|err| register("eventfd", err))?;
         Ok(Ring {
+            enter: EnterFd::new(uring.as_raw_fd(), config.register_fd),
             uring,
             ops: Slab::with_capacity(config.entries as usize),
             ready: Vec::new(),

@@ -81,7 +81,11 @@ impl Ring {
         let mut busy = 0;
         loop {
             self.counters.enters.add(1);
-            match self.uring.submit() {
+            let (queued, getevents) = {
+                let sq = self.uring.submission();
+                (sq.len(), sq.cq_overflow() || sq.taskrun())
+            };
+            match self.enter.submit(queued, getevents) {
                 Ok(submitted) => {
                     self.counters.sqes_submitted.add(submitted as u64);
                     crate::trace::trace_op!(ring = self.remote.id(), submitted, "submit");

@@ -170,10 +170,26 @@ pub(crate) struct BenchArgs {
     /// Draw a chart (throughput, CPU per request, latency percentiles) to this SVG file.
     #[arg(long, value_name = "FILE")]
     pub(crate) svg: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) scheduler: Scheduler,
     /// Your server command, after `--`; `{port}` is replaced by a free port
     /// (also exported as PORT).
     #[arg(last = true, value_name = "SERVER_CMD")]
     pub(crate) server: Vec<String>,
+}
+
+/// tokio's scheduler knobs, for every runtime of the bundled servers (tokio's and each
+/// corio worker's); tokio's defaults when not given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Args)]
+pub(crate) struct Scheduler {
+    /// tokio's `event_interval`: scheduler ticks between two looks at the reactor and
+    /// timers while tasks keep running (tokio's default: 61).
+    #[arg(value_name = "TICKS", long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) event_interval: Option<u32>,
+    /// tokio's `global_queue_interval`: scheduler ticks between two looks at the queue
+    /// other threads spawn into (tokio's default: 31 on current_thread).
+    #[arg(value_name = "TICKS", long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) global_queue_interval: Option<u32>,
 }
 
 /// Options of the hidden `serve` subcommand.
@@ -200,6 +216,8 @@ pub(crate) struct ServeArgs {
     /// Status code of every HTTP response (tests use 500).
     #[arg(long, default_value_t = 200)]
     pub(crate) status: u16,
+    #[command(flatten)]
+    pub(crate) scheduler: Scheduler,
 }
 
 /// Runtime of the bundled server.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::affinity::CpuList;
-use crate::cli::{BenchArgs, ExpectLen, Mode, Service};
+use crate::cli::{BenchArgs, ExpectLen, Mode, Scheduler, Service};
 use crate::files::{self, Root};
 use crate::protocol::{LoadSpec, ProtoSpec};
 use crate::units::group_thousands;
@@ -44,6 +44,8 @@ pub(crate) struct Plan {
     pub(crate) load: LoadSpec,
     /// Warnings to print before the table.
     pub(crate) notes: Vec<String>,
+    /// tokio's scheduler knobs for the bundled servers.
+    pub(crate) scheduler: Scheduler,
 }
 
 impl Plan {
@@ -79,6 +81,19 @@ impl Plan {
                 ));
             }
         }
+        if args.scheduler != Scheduler::default() {
+            if server_cmd.is_some() {
+                return Err(
+                    "--event-interval and --global-queue-interval are for the bundled \
+                            servers; set them in your server's runtime builder"
+                        .into(),
+                );
+            }
+            notes.push(format!(
+                "every runtime row (tokio's and each corio worker's) runs with {}",
+                args.scheduler.serve_args().join(" ")
+            ));
+        }
         if args.body.is_some() && args.mode == Mode::Echo {
             return Err("--body is for --mode http; echo messages are sized with --size".into());
         }
@@ -99,6 +114,7 @@ impl Plan {
             ready_timeout: Duration::from_secs_f64(args.ready_timeout),
             load,
             notes,
+            scheduler: args.scheduler,
         })
     }
 

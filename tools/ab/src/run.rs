@@ -169,6 +169,7 @@ pub(crate) fn server_command(
             if let Some(root) = root {
                 argv.extend(["--service".into(), "file".into(), "--root".into(), root]);
             }
+            argv.extend(plan.scheduler.serve_args());
             argv
         }
     };

@@ -15,7 +15,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::cli::{Mode, ServeArgs, ServeRuntime, Service};
+use crate::cli::{Mode, Scheduler, ServeArgs, ServeRuntime, Service};
 use crate::raw;
 
 /// The hello service's response body.
@@ -33,17 +33,18 @@ pub(crate) fn main(args: &ServeArgs) -> Result<(), String> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if args.service == Service::File {
         let root = args.root.clone().ok_or("--service file needs --root")?;
-        return crate::serve_file::main(args.runtime, addr, root, workers);
+        return crate::serve_file::main(args.runtime, addr, root, workers, args.scheduler);
     }
     let server = Server {
         addr,
         mode: args.mode,
         status,
     };
+    let scheduler = args.scheduler;
     match args.runtime {
-        ServeRuntime::TokioCt => serve_tokio_ct(server),
-        ServeRuntime::TokioMt => serve_tokio_mt(server, workers),
-        ServeRuntime::Corio => serve_corio(server, workers),
+        ServeRuntime::TokioCt => serve_tokio_ct(server, scheduler),
+        ServeRuntime::TokioMt => serve_tokio_mt(server, workers, scheduler),
+        ServeRuntime::Corio => serve_corio(server, workers, scheduler),
         ServeRuntime::RawUring => raw::main(raw::Kind::Uring, addr, args.mode, status, workers),
         ServeRuntime::RawEpoll => raw::main(raw::Kind::Epoll, addr, args.mode, status, workers),
     }
@@ -57,22 +58,59 @@ struct Server {
     status: StatusCode,
 }
 
+impl Scheduler {
+    /// The `serve` arguments that pass these knobs on.
+    pub(crate) fn serve_args(&self) -> Vec<String> {
+        let knobs = [
+            ("--event-interval", self.event_interval),
+            ("--global-queue-interval", self.global_queue_interval),
+        ];
+        (knobs.into_iter())
+            .filter_map(|(flag, ticks)| Some([flag.to_string(), ticks?.to_string()]))
+            .flatten()
+            .collect()
+    }
+
+    /// Builds a tokio runtime from `builder` (I/O and time enabled) with these knobs.
+    pub(crate) fn tokio(
+        &self,
+        mut builder: tokio::runtime::Builder,
+    ) -> Result<tokio::runtime::Runtime, String> {
+        builder.enable_all();
+        if let Some(ticks) = self.event_interval {
+            builder.event_interval(ticks);
+        }
+        if let Some(ticks) = self.global_queue_interval {
+            builder.global_queue_interval(ticks);
+        }
+        builder
+            .build()
+            .map_err(|e| format!("building the tokio runtime: {e}"))
+    }
+
+    /// `builder` with these knobs for every worker's tokio runtime.
+    pub(crate) fn corio(&self, mut builder: corio::Builder) -> corio::Builder {
+        if let Some(ticks) = self.event_interval {
+            builder = builder.event_interval(ticks);
+        }
+        if let Some(ticks) = self.global_queue_interval {
+            builder = builder.global_queue_interval(ticks);
+        }
+        builder
+    }
+}
+
 /// tokio current_thread: one thread runs the accept loop and every connection.
-fn serve_tokio_ct(server: Server) -> Result<(), String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("building the tokio runtime: {e}"))?;
+fn serve_tokio_ct(server: Server, scheduler: Scheduler) -> Result<(), String> {
+    let rt = scheduler.tokio(tokio::runtime::Builder::new_current_thread())?;
     rt.block_on(tokio_accept_loop(server))
 }
 
 /// tokio multi_thread with `workers` worker threads (work stealing).
-fn serve_tokio_mt(server: Server, workers: usize) -> Result<(), String> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("building the tokio runtime: {e}"))?;
+fn serve_tokio_mt(server: Server, workers: usize, scheduler: Scheduler) -> Result<(), String> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(workers);
+    let rt = scheduler.tokio(builder)?;
     rt.block_on(tokio_accept_loop(server))
 }
 
@@ -80,8 +118,8 @@ fn serve_tokio_mt(server: Server, workers: usize) -> Result<(), String> {
 /// `workers` workers (the parent also sets `CORIO_WORKERS`). Sharded: every
 /// worker runs its own accept loop on the same port (`SO_REUSEPORT`) and keeps
 /// its connections, so the server uses all its CPUs as tokio-mt does.
-fn serve_corio(server: Server, workers: usize) -> Result<(), String> {
-    let rt = corio::Builder::new()
+fn serve_corio(server: Server, workers: usize, scheduler: Scheduler) -> Result<(), String> {
+    let rt = (scheduler.corio(corio::Builder::new()))
         .workers(workers)
         .sharded(true)
         .build()

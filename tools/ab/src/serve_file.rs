@@ -12,7 +12,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tower_http::services::ServeDir;
 
-use crate::cli::ServeRuntime;
+use crate::cli::{Scheduler, ServeRuntime};
 
 /// Why the raw rows cannot serve files.
 pub(crate) const NO_RAW_FILE_SERVICE: &str =
@@ -35,19 +35,18 @@ pub(crate) fn main(
     addr: SocketAddr,
     root: PathBuf,
     workers: usize,
+    scheduler: Scheduler,
 ) -> Result<(), String> {
-    let tokio_rt = match runtime {
-        ServeRuntime::Corio => return serve_corio(addr, root, workers),
+    let rt = match runtime {
+        ServeRuntime::Corio => return serve_corio(addr, root, workers, scheduler),
         ServeRuntime::RawUring | ServeRuntime::RawEpoll => return Err(NO_RAW_FILE_SERVICE.into()),
-        ServeRuntime::TokioCt => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
-        ServeRuntime::TokioMt => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .enable_all()
-            .build(),
+        ServeRuntime::TokioCt => scheduler.tokio(tokio::runtime::Builder::new_current_thread())?,
+        ServeRuntime::TokioMt => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(workers);
+            scheduler.tokio(builder)?
+        }
     };
-    let rt = tokio_rt.map_err(|e| format!("building the tokio runtime: {e}"))?;
     rt.block_on(serve_tokio(addr, root))
 }
 
@@ -68,8 +67,13 @@ async fn serve_tokio(addr: SocketAddr, root: PathBuf) -> Result<(), String> {
 
 /// corio, backend from `CORIO_BACKEND`: every worker builds the file service
 /// and runs its accept loop on the shared port.
-fn serve_corio(addr: SocketAddr, root: PathBuf, workers: usize) -> Result<(), String> {
-    let rt = corio::Builder::new()
+fn serve_corio(
+    addr: SocketAddr,
+    root: PathBuf,
+    workers: usize,
+    scheduler: Scheduler,
+) -> Result<(), String> {
+    let rt = (scheduler.corio(corio::Builder::new()))
         .workers(workers)
         .sharded(true)
         .build()

@@ -46,6 +46,14 @@ fn closed_loop_hello_with_chart() {
 }
 
 #[test]
+fn scheduler_knobs_reach_the_server() {
+    let args = ["--event-interval", "255", "--global-queue-interval", "7"];
+    let (f, stdout) = tokio_ct_run("scheduler.json", &args);
+    assert!(f["load"]["responses"].as_u64().unwrap() > 100, "{f}");
+    assert!(stdout.contains(&args.join(" ")), "{stdout}");
+}
+
+#[test]
 fn open_loop_keeps_the_rate() {
     let (f, _) = tokio_ct_run("open.json", &["--rate", "2000"]);
     let rps = f["load"]["requests_per_sec"].as_f64().unwrap();

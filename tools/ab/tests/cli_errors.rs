@@ -136,3 +136,13 @@ fn idle_connections_beyond_the_hard_limit() {
         "{stderr}"
     );
 }
+
+#[test]
+fn scheduler_knobs_are_positive_and_for_the_bundled_servers() {
+    fails_with(&["--event-interval", "0"], "--event-interval");
+    fails_with(&["--global-queue-interval", "0"], "--global-queue-interval");
+    fails_with(
+        &["--event-interval", "200", "--", "true"],
+        "bundled servers",
+    );
+}
