@@ -158,6 +158,7 @@ pub(crate) fn cpu_model() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     #[test]
     fn reads_own_process() {
@@ -173,13 +174,17 @@ mod tests {
 
     #[test]
     fn counts_open_files() {
-        // One shell forks both sleepers, so they inherit the same fds (whatever
-        // this multithreaded test binary had open at that moment); the one in
-        // the background opens three more.
+        // One shell forks both sleepers, so they inherit the same fds: whatever
+        // this test binary had open without CLOEXEC (cargo's jobserver pipe
+        // under CI, for one, and that may be fd 7). The one in the background
+        // then opens 7, 8 and 9 over whatever was there.
         let pair = SleeperPair::spawn();
-        let (a, b) = (settled_fds(pair.plain()), settled_fds(pair.three_more));
-        assert!(a >= 3, "stdin, stdout and stderr at least: {a}");
-        assert_eq!(b, a + 3);
+        let plain = settled_fds(pair.plain());
+        let more = settled_fds(pair.three_more);
+        assert!(plain.is_superset(&[0, 1, 2].into()), "{plain:?}");
+        let expected: BTreeSet<u32> = plain.union(&[7, 8, 9].into()).copied().collect();
+        assert_eq!(more, expected);
+        let (a, b) = (plain.len() as u64, more.len() as u64);
         assert_eq!(fd_count(&[pair.plain(), pair.three_more]), Some(a + b));
         assert_eq!(fd_count(&[pair.plain(), u32::MAX]), Some(a));
         assert_eq!(fd_count(&[u32::MAX]), None);
@@ -225,14 +230,17 @@ mod tests {
         }
     }
 
-    /// A child's fd count once it runs `sleep` (its shell has exec'd it).
-    fn settled_fds(pid: u32) -> u64 {
+    /// A child's open fds once it runs `sleep` (its shell has exec'd it).
+    fn settled_fds(pid: u32) -> BTreeSet<u32> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while comm(pid).as_deref() != Some("sleep") {
             assert!(std::time::Instant::now() < deadline, "sleep never started");
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        fd_count(&[pid]).unwrap()
+        fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_str().unwrap().parse().unwrap())
+            .collect()
     }
 
     fn comm(pid: u32) -> Option<String> {
