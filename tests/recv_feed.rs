@@ -14,34 +14,41 @@ use corio::{Backend, BackendKind, Builder, RecvMode};
 use support::net::{checksum, pattern, tcp_pair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Runs `test` on a worker, on io_uring in each receive mode, then on epoll, with
-/// `buffers.0` receive buffers of `buffers.1` bytes per ring.
-fn each_mode<F, Fut>(buffers: (u32, u32), test: F)
+/// Runs `test` on a worker, on io_uring in each receive mode (multishot and one-shot
+/// receives both with incrementally consumed and with whole provided buffers), then on
+/// epoll; `buffers` are the receive buffers per ring (count, bytes), `None` the defaults.
+fn each_mode<F, Fut>(buffers: Option<(u32, u32)>, test: F)
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let modes = [
-        (Backend::Uring, RecvMode::Multishot),
-        (Backend::Uring, RecvMode::OneShot),
-        (Backend::Uring, RecvMode::Readiness),
-        (Backend::Epoll, RecvMode::Multishot),
+        (Backend::Uring, RecvMode::Multishot, true),
+        (Backend::Uring, RecvMode::Multishot, false),
+        (Backend::Uring, RecvMode::OneShot, true),
+        (Backend::Uring, RecvMode::OneShot, false),
+        (Backend::Uring, RecvMode::Readiness, true),
+        (Backend::Epoll, RecvMode::Multishot, true),
     ];
-    for (backend, mode) in modes {
-        let builder = Builder::new()
+    for (backend, mode, incremental) in modes {
+        let mut builder = Builder::new()
             .workers(1)
             .recv_mode(mode)
-            .recv_buffers(buffers.0, buffers.1);
+            .recv_incremental(incremental);
+        if let Some((count, size)) = buffers {
+            builder = builder.recv_buffers(count, size);
+        }
         let Some(rt) = corio::__private::test_runtime_with(backend, builder) else {
             continue;
         };
+        let bufs = if incremental { "incremental" } else { "whole" };
         // On the worker, where reads can go through its ring.
-        let run = rt.handle().spawn(test(format!("{backend:?}/{mode:?}")));
+        let run = rt
+            .handle()
+            .spawn(test(format!("{backend:?}/{bufs}/{mode:?}")));
         rt.block_on(run).unwrap();
     }
 }
-
-const DEFAULT_BUFFERS: (u32, u32) = (128, 4096);
 
 /// True on the uring backend with feeds on: the reads under test go through the ring.
 fn fed(label: &str) -> bool {
@@ -58,7 +65,7 @@ async fn arm(stream: &mut TcpStream) {
 
 #[test]
 fn every_byte_arrives_once_in_order_through_small_reads() {
-    each_mode(DEFAULT_BUFFERS, |label| async move {
+    each_mode(None, |label| async move {
         let (mut client, mut server) = tcp_pair().await;
         let data = pattern(3 << 20, 7);
         let sent = data.clone();
@@ -93,13 +100,38 @@ fn every_byte_arrives_once_in_order_through_small_reads() {
                 "{label}: the reads armed a multishot receive"
             );
         }
+        if fed(&label) {
+            let incremental = label.contains("/incremental/") && kernel_consumes_incrementally();
+            assert_eq!(
+                after.recv_incremental,
+                u64::from(incremental),
+                "{label}: the kind of buffers registered"
+            );
+            let default = if incremental { 4 << 16 } else { 128 << 12 };
+            assert_eq!(after.recv_buffer_bytes, default, "{label}: default buffers");
+        } else {
+            assert_eq!(
+                after.recv_buffer_bytes, 0,
+                "{label}: no buffers without feeds"
+            );
+        }
         drop(writer.await.unwrap());
     });
 }
 
+/// Whether the kernel can consume provided buffers incrementally (Linux 6.12).
+fn kernel_consumes_incrementally() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut numbers = release
+        .split(['.', '-'])
+        .map(|n| n.trim().parse().unwrap_or(0));
+    let version: (u32, u32) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    version >= (6, 12)
+}
+
 #[test]
 fn a_dropped_read_loses_nothing_and_try_read_sees_what_arrived() {
-    each_mode(DEFAULT_BUFFERS, |label| async move {
+    each_mode(None, |label| async move {
         let (mut client, mut server) = tcp_pair().await;
         arm(&mut server).await;
         client.write_all(b"hello world").await.unwrap();
@@ -130,7 +162,7 @@ fn a_dropped_read_loses_nothing_and_try_read_sees_what_arrived() {
 
 #[test]
 fn data_then_reset_reports_the_data_then_the_error() {
-    each_mode(DEFAULT_BUFFERS, |label| async move {
+    each_mode(None, |label| async move {
         let (client, mut server) = tcp_pair().await;
         arm(&mut server).await;
         client.set_zero_linger().unwrap();
@@ -158,7 +190,7 @@ fn data_then_reset_reports_the_data_then_the_error() {
 
 #[test]
 fn a_reader_that_stops_reading_holds_back_the_peer() {
-    each_mode(DEFAULT_BUFFERS, |label| async move {
+    each_mode(None, |label| async move {
         let (mut client, mut server) = tcp_pair().await;
         arm(&mut server).await;
         // The server reads nothing more: the writer must stall, as against tokio, after
@@ -180,7 +212,7 @@ fn a_reader_that_stops_reading_holds_back_the_peer() {
 
 #[test]
 fn reads_on_another_thread_take_what_the_feed_received() {
-    each_mode(DEFAULT_BUFFERS, |label| async move {
+    each_mode(None, |label| async move {
         let (mut client, mut server) = tcp_pair().await;
         arm(&mut server).await;
         client.write_all(b"first").await.unwrap();
@@ -205,7 +237,7 @@ fn reads_on_another_thread_take_what_the_feed_received() {
 
 #[test]
 fn owned_reads_and_into_std_continue_where_the_feed_stopped() {
-    each_mode(DEFAULT_BUFFERS, |label| async move {
+    each_mode(None, |label| async move {
         let (mut client, mut server) = tcp_pair().await;
         client.write_all(b"abc").await.unwrap();
         let mut buf = [0u8; 3];
@@ -230,7 +262,7 @@ fn owned_reads_and_into_std_continue_where_the_feed_stopped() {
 
 #[test]
 fn exhausted_buffers_end_the_receive_and_it_rearms() {
-    each_mode((1, 512), |label| async move {
+    each_mode(Some((1, 512)), |label| async move {
         let (mut client, mut server) = tcp_pair().await;
         let data = pattern(256 << 10, 11);
         let sent = data.clone();

@@ -34,7 +34,9 @@ pub struct Builder {
     pub(crate) cq_entries: Option<u32>,
     /// `None` until `recv_mode` is called: `CORIO_RECV`, else the default.
     pub(crate) recv_mode: Option<RecvMode>,
-    pub(crate) recv_buffers: (u32, u32),
+    /// `None` until `recv_buffers` is called: the default of the kind of ring registered.
+    pub(crate) recv_buffers: Option<(u32, u32)>,
+    pub(crate) recv_incremental: bool,
     pub(crate) sharded: bool,
     pub(crate) thread_name: String,
     pub(crate) trim_memory: bool,
@@ -65,10 +67,8 @@ impl Builder {
             ring_entries: DEFAULT_RING_ENTRIES,
             cq_entries: None,
             recv_mode: None,
-            recv_buffers: (
-                u32::from(RecvConfig::default().buffers),
-                RecvConfig::default().buf_size,
-            ),
+            recv_buffers: None,
+            recv_incremental: RecvConfig::default().incremental,
             sharded: false,
             thread_name: "corio-worker".to_owned(),
             trim_memory: true,
@@ -144,11 +144,21 @@ impl Builder {
     }
 
     /// The provided buffers each worker's ring receives stream bytes into: `count` (a
-    /// power of two, 1..=32768) buffers of `size` bytes (1..=1 MiB), default 128 of
-    /// 4 KiB. A completion carries at most one buffer; they go back to the kernel as soon
-    /// as their bytes are copied out, so they bound a burst, not the connections.
+    /// power of two, 1..=32768) buffers of `size` bytes (1..=1 MiB). A completion carries
+    /// bytes of one buffer; the bytes are copied out as it is reaped, so the buffers bound
+    /// a burst between two reaps, not the connections. Default: 4 of 64 KiB consumed
+    /// incrementally, else 128 of 4 KiB (see [`recv_incremental`](Builder::recv_incremental)).
     pub fn recv_buffers(mut self, count: u32, size: u32) -> Builder {
-        self.recv_buffers = (count, size);
+        self.recv_buffers = Some((count, size));
+        self
+    }
+
+    /// Whether receives consume the provided buffers incrementally (`IOU_PBUF_RING_INC`,
+    /// Linux 6.12): each takes only the bytes it carries from the current buffer, instead
+    /// of a whole buffer per completion. Default `true`; a kernel without it gets whole
+    /// buffers.
+    pub fn recv_incremental(mut self, incremental: bool) -> Builder {
+        self.recv_incremental = incremental;
         self
     }
 
@@ -246,20 +256,25 @@ impl Builder {
     }
 
     fn recv_config(&self) -> io::Result<RecvConfig> {
-        let (count, size) = self.recv_buffers;
-        let buffers = u16::try_from(count)
-            .ok()
-            .filter(|n| n.is_power_of_two() && *n <= 1 << 15)
-            .ok_or_else(|| {
-                invalid(format!(
-                    "recv_buffers count must be a power of two up to 32768, got {count}"
-                ))
-            })?;
-        if size == 0 || size > 1 << 20 {
-            return Err(invalid(format!(
-                "recv_buffers size must be 1..=1048576 bytes, got {size}"
-            )));
-        }
+        let buffers = match self.recv_buffers {
+            None => None,
+            Some((count, size)) => {
+                let count = u16::try_from(count)
+                    .ok()
+                    .filter(|n| n.is_power_of_two() && *n <= 1 << 15)
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "recv_buffers count must be a power of two up to 32768, got {count}"
+                        ))
+                    })?;
+                if size == 0 || size > 1 << 20 {
+                    return Err(invalid(format!(
+                        "recv_buffers size must be 1..=1048576 bytes, got {size}"
+                    )));
+                }
+                Some((count, size))
+            }
+        };
         let mode = match self.recv_mode {
             Some(mode) => mode,
             None => RecvMode::from_env().map_err(invalid)?.unwrap_or_default(),
@@ -267,7 +282,7 @@ impl Builder {
         Ok(RecvConfig {
             mode,
             buffers,
-            buf_size: size,
+            incremental: self.recv_incremental,
         })
     }
 

@@ -51,6 +51,8 @@ pub(crate) struct Counters {
     pub(crate) remote_orphans: Counter,
     pub(crate) multishot_arms: Counter,
     pub(crate) recv_enobufs: Counter,
+    pub(crate) recv_buffer_bytes: Counter,
+    pub(crate) recv_incremental: Counter,
     pub(crate) memory_trims: Counter,
     /// Bumped by whichever thread spawns onto this worker from elsewhere.
     remote_spawns: AtomicU64,
@@ -114,6 +116,12 @@ pub struct WorkerMetrics {
     /// Receives the kernel ended with `ENOBUFS`: every provided buffer was in use. The
     /// stream re-arms at its next read, once the reaper has given buffers back.
     pub recv_enobufs: u64,
+    /// Bytes of provided buffers the ring receives stream bytes into (0 until a stream
+    /// is first read through the ring, and on epoll).
+    pub recv_buffer_bytes: u64,
+    /// 1 when those buffers are consumed incrementally (`Builder::recv_incremental`),
+    /// 0 when every receive takes a whole one; summed, the workers whose are.
+    pub recv_incremental: u64,
     /// Times the worker handed freed memory back to the kernel (`malloc_trim`, see
     /// `Builder::trim_memory`).
     pub memory_trims: u64,
@@ -158,6 +166,8 @@ impl RuntimeMetrics {
                 remote_orphans: a.remote_orphans + w.remote_orphans,
                 multishot_arms: a.multishot_arms + w.multishot_arms,
                 recv_enobufs: a.recv_enobufs + w.recv_enobufs,
+                recv_buffer_bytes: a.recv_buffer_bytes + w.recv_buffer_bytes,
+                recv_incremental: a.recv_incremental + w.recv_incremental,
                 memory_trims: a.memory_trims + w.memory_trims,
                 connections: a.connections + w.connections,
                 alive_tasks: a.alive_tasks + w.alive_tasks,
@@ -190,6 +200,8 @@ pub(crate) fn read(
         remote_orphans: counters.remote_orphans.get(),
         multishot_arms: counters.multishot_arms.get(),
         recv_enobufs: counters.recv_enobufs.get(),
+        recv_buffer_bytes: counters.recv_buffer_bytes.get(),
+        recv_incremental: counters.recv_incremental.get(),
         memory_trims: counters.memory_trims.get(),
         connections: u64::try_from(counters.connections.load(Ordering::Relaxed)).unwrap_or(0),
         alive_tasks: rt.num_alive_tasks() as u64,

@@ -49,8 +49,12 @@ impl Ring {
                 (Some(bid), Provided::Ready(bufs)) => {
                     let len = usize::try_from(completion.result).unwrap_or(0);
                     // SAFETY: the CQE names buffer `bid` of the only group this ring
-                    // registered, and is reaped once, here.
-                    unsafe { bufs.take(bid, len, |bytes| slot.complete(completion, bytes)) }
+                    // registered, and is reaped once, here, in CQ order.
+                    unsafe {
+                        bufs.take(bid, len, completion.flags, |bytes| {
+                            slot.complete(completion, bytes)
+                        })
+                    }
                 }
                 _ => slot.complete(completion, &[]),
             };

@@ -62,21 +62,29 @@ pub const RECV_ENV: &str = "CORIO_RECV";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RecvConfig {
     pub(crate) mode: RecvMode,
-    /// Provided buffers per ring (a power of two).
-    pub(crate) buffers: u16,
-    /// Bytes per provided buffer.
-    pub(crate) buf_size: u32,
+    /// Provided buffers per ring (a power of two) and bytes per buffer; `None` for the
+    /// default of the kind registered ([`INCREMENTAL_BUFFERS`] or [`WHOLE_BUFFERS`]).
+    pub(crate) buffers: Option<(u16, u32)>,
+    /// Whether to consume the buffers incrementally where the kernel can (Linux 6.12).
+    pub(crate) incremental: bool,
 }
 
 impl Default for RecvConfig {
     fn default() -> RecvConfig {
         RecvConfig {
             mode: RecvMode::default(),
-            buffers: 128,
-            buf_size: 4096,
+            buffers: None,
+            incremental: true,
         }
     }
 }
+
+/// The default buffers of an incremental ring: each receive takes only the bytes it
+/// carries, so four buffers hold thousands of small requests.
+pub(crate) const INCREMENTAL_BUFFERS: (u16, u32) = (4, 64 << 10);
+
+/// The default buffers of a ring whose every receive uses up a whole buffer.
+pub(crate) const WHOLE_BUFFERS: (u16, u32) = (128, 4 << 10);
 
 /// The buffer group of every ring's provided buffers.
 const GROUP: u16 = 0;
@@ -105,14 +113,15 @@ impl Ring {
     /// refuses them (the caller then waits for readiness instead).
     fn provided(&mut self) -> Option<&ProvidedBufs> {
         if matches!(self.provided, Provided::Unregistered) {
-            let config = self.recv;
-            self.provided = match ProvidedBufs::register(
-                &self.uring.submitter(),
-                GROUP,
-                config.buffers,
-                config.buf_size,
-            ) {
-                Ok(bufs) => Provided::Ready(bufs),
+            self.provided = match self.register_provided() {
+                Ok(bufs) => {
+                    let bytes = u64::from(bufs.buf_size()) * u64::from(bufs.count());
+                    self.counters.recv_buffer_bytes.set(bytes);
+                    self.counters
+                        .recv_incremental
+                        .set(u64::from(bufs.incremental()));
+                    Provided::Ready(bufs)
+                }
                 Err(err) => {
                     tracing::debug!(error = %err, "provided buffers refused; streams wait for readiness");
                     Provided::Refused
@@ -123,6 +132,29 @@ impl Ring {
             Provided::Ready(bufs) => Some(bufs),
             _ => None,
         }
+    }
+
+    /// Registers the ring's provided buffers: incremental ones if configured and the
+    /// kernel takes them, else whole ones.
+    fn register_provided(&self) -> io::Result<ProvidedBufs> {
+        let RecvConfig {
+            buffers,
+            incremental,
+            ..
+        } = self.recv;
+        let submitter = self.uring.submitter();
+        if incremental {
+            let (count, size) = buffers.unwrap_or(INCREMENTAL_BUFFERS);
+            match ProvidedBufs::register(&submitter, GROUP, count, size, true) {
+                Ok(bufs) => return Ok(bufs),
+                Err(err) => tracing::debug!(
+                    error = %err,
+                    "incremental provided buffers refused (Linux 6.12); every receive takes a whole buffer"
+                ),
+            }
+        }
+        let (count, size) = buffers.unwrap_or(WHOLE_BUFFERS);
+        ProvidedBufs::register(&submitter, GROUP, count, size, false)
     }
 
     /// Arms a receive on `fd` into this ring's provided buffers, whose CQEs go to `sink`;

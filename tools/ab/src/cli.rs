@@ -178,8 +178,9 @@ pub(crate) struct BenchArgs {
     pub(crate) server: Vec<String>,
 }
 
-/// tokio's scheduler knobs, for every runtime of the bundled servers (tokio's and each
-/// corio worker's); tokio's defaults when not given.
+/// Runtime knobs of the bundled servers: tokio's scheduler knobs for every runtime
+/// (tokio's and each corio worker's), and corio's receive buffers; the defaults when not
+/// given.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Args)]
 pub(crate) struct Scheduler {
     /// tokio's `event_interval`: scheduler ticks between two looks at the reactor and
@@ -190,6 +191,26 @@ pub(crate) struct Scheduler {
     /// other threads spawn into (tokio's default: 31 on current_thread).
     #[arg(value_name = "TICKS", long, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) global_queue_interval: Option<u32>,
+    /// corio rows: provided receive buffers per worker, `COUNTxBYTES` (corio's
+    /// `Builder::recv_buffers`; default 4x65536 consumed incrementally, else 128x4096).
+    #[arg(value_name = "COUNTxBYTES", long, value_parser = parse_buffers)]
+    pub(crate) recv_buffers: Option<(u32, u32)>,
+    /// corio rows: every receive takes a whole provided buffer, no incremental
+    /// consumption (`Builder::recv_incremental(false)`).
+    #[arg(long)]
+    pub(crate) recv_whole_buffers: bool,
+}
+
+/// Parses `COUNTxBYTES`.
+fn parse_buffers(text: &str) -> Result<(u32, u32), String> {
+    let (count, size) = text
+        .split_once('x')
+        .ok_or_else(|| format!("{text:?}: expected COUNTxBYTES, e.g. 128x4096"))?;
+    let number = |n: &str| {
+        n.parse::<u32>()
+            .map_err(|e| format!("{n:?} in {text:?}: {e}"))
+    };
+    Ok((number(count)?, number(size)?))
 }
 
 /// Options of the hidden `serve` subcommand.
@@ -324,6 +345,14 @@ fn parse_url_path(s: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recv_buffers_parse_as_count_x_bytes() {
+        assert_eq!(parse_buffers("4x65536").unwrap(), (4, 65536));
+        assert!(parse_buffers("4").unwrap_err().contains("COUNTxBYTES"));
+        assert!(parse_buffers("fourx1").is_err());
+        assert!(parse_buffers("4x").is_err());
+    }
 
     #[test]
     fn url_keeps_the_path() {

@@ -84,13 +84,14 @@ impl Plan {
         if args.scheduler != Scheduler::default() {
             if server_cmd.is_some() {
                 return Err(
-                    "--event-interval and --global-queue-interval are for the bundled \
-                            servers; set them in your server's runtime builder"
+                    "--event-interval, --global-queue-interval, --recv-buffers and \
+                            --recv-whole-buffers are for the bundled servers; set them in \
+                            your server's runtime builder"
                         .into(),
                 );
             }
             notes.push(format!(
-                "every runtime row (tokio's and each corio worker's) runs with {}",
+                "the bundled runtimes (the --recv knobs: the corio rows) run with {}",
                 args.scheduler.serve_args().join(" ")
             ));
         }

@@ -65,10 +65,17 @@ impl Scheduler {
             ("--event-interval", self.event_interval),
             ("--global-queue-interval", self.global_queue_interval),
         ];
-        (knobs.into_iter())
-            .filter_map(|(flag, ticks)| Some([flag.to_string(), ticks?.to_string()]))
+        let buffers = self.recv_buffers.map(|(n, size)| format!("{n}x{size}"));
+        let knobs = knobs.map(|(flag, ticks)| (flag, ticks.map(|t| t.to_string())));
+        let mut args: Vec<String> = (knobs.into_iter())
+            .chain([("--recv-buffers", buffers)])
+            .filter_map(|(flag, value)| Some([flag.to_string(), value?]))
             .flatten()
-            .collect()
+            .collect();
+        if self.recv_whole_buffers {
+            args.push("--recv-whole-buffers".into());
+        }
+        args
     }
 
     /// Builds a tokio runtime from `builder` (I/O and time enabled) with these knobs.
@@ -96,7 +103,10 @@ impl Scheduler {
         if let Some(ticks) = self.global_queue_interval {
             builder = builder.global_queue_interval(ticks);
         }
-        builder
+        if let Some((count, size)) = self.recv_buffers {
+            builder = builder.recv_buffers(count, size);
+        }
+        builder.recv_incremental(!self.recv_whole_buffers)
     }
 }
 

@@ -117,8 +117,10 @@ impl Server {
             .or_else(|_| IoUring::new(ENTRIES))
             .map_err(|e| io::Error::new(e.kind(), format!("setting up io_uring: {e}")))?;
         probe(&ring)?;
-        let bufs = ProvidedBufs::register(&ring.submitter(), BUF_GROUP, BUFFERS, BUF_SIZE)
-            .map_err(|e| io::Error::new(e.kind(), format!("registering the buffer ring: {e}")))?;
+        let bufs = ProvidedBufs::register(&ring.submitter(), BUF_GROUP, BUFFERS, BUF_SIZE, false)
+            .map_err(|e| {
+            io::Error::new(e.kind(), format!("registering the buffer ring: {e}"))
+        })?;
         Ok(Server {
             ring,
             bufs,
@@ -271,8 +273,8 @@ impl Server {
                 true => Ok(()),
                 false => protocol.feed(&mut conn.framing, bytes, conn.out.back_mut()),
             };
-            // SAFETY: `bid` and `res` are this completion's, consumed once.
-            if unsafe { bufs.take(bid, len, feed) }.is_err() {
+            // SAFETY: `bid`, `res` and `flags` are this completion's, consumed once, in order.
+            if unsafe { bufs.take(bid, len, flags, feed) }.is_err() {
                 conn.closing = true;
             }
         }
