@@ -2,6 +2,7 @@
 //! public API.
 
 use crate::driver::Ring;
+pub use crate::driver::{msg_ring_round_trips, MsgPark};
 use crate::{Backend, Builder, Runtime, Unavailable, BACKEND_ENV};
 
 /// The variable that turns a skipped uring test half into a failure.

@@ -10,6 +10,7 @@
 mod complete;
 mod enter;
 mod lifecycle;
+mod msg;
 pub(crate) mod op;
 mod poison;
 mod probe;
@@ -28,6 +29,7 @@ use slab::Slab;
 use crate::buf::ProvidedBufs;
 
 pub(crate) use lifecycle::{Completion, Orphan, Sink};
+pub use msg::{msg_ring_round_trips, MsgPark};
 pub(crate) use poison::panic_in_driver_once;
 pub(crate) use probe::{probe, RingConfig, Setup};
 pub(crate) use recv::{refuse_multishot, RecvConfig};
