@@ -12,6 +12,7 @@ mod support;
 use std::future::Future;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use corio::net::{TcpListener, TcpStream};
@@ -142,6 +143,60 @@ async fn shutdown_returns_without_peer_reading() {
         eprintln!("{written} bytes in flight, shutdown took {took:?}");
     })
     .await;
+}
+
+/// A stream that arrives connected (accepted, or one of `UnixStream::pair`) is writable at
+/// once: on io_uring its first `poll_write` hands the bytes to send(2) at its first poll,
+/// with no readiness poll submitted before it (tokio's epoll registration learns the same
+/// from the `EPOLLOUT` it reports at its next turn, so there the first poll may be pending).
+#[corio::test(backend = "both")]
+async fn first_write_of_a_connected_stream_goes_to_the_kernel_at_once() {
+    bounded(async {
+        let uring = corio::backend().kind == corio::BackendKind::Uring;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut accepted, _) = listener.accept().await.unwrap();
+        let (mut left, mut right) = corio::net::UnixStream::pair().unwrap();
+        let first_tcp = poll_once(std::pin::Pin::new(&mut accepted), b"tcp");
+        let first_unix = poll_once(std::pin::Pin::new(&mut left), b"unix");
+        if uring {
+            assert!(
+                matches!(first_tcp, Poll::Ready(Ok(3))),
+                "accepted: {first_tcp:?}"
+            );
+            assert!(
+                matches!(first_unix, Poll::Ready(Ok(4))),
+                "pair: {first_unix:?}"
+            );
+        }
+        // Pending sent nothing (cancel safety), so the bytes are written now.
+        if first_tcp.is_pending() {
+            accepted.write_all(b"tcp").await.unwrap();
+        }
+        if first_unix.is_pending() {
+            left.write_all(b"unix").await.unwrap();
+        }
+        let mut got = [0u8; 4];
+        right.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"unix");
+        let got = tokio::task::spawn_blocking(move || {
+            let mut got = [0u8; 3];
+            peer.read_exact(&mut got).map(|()| got)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(&got, b"tcp");
+    })
+    .await;
+}
+
+/// Polls one write of `data` once, with a waker that does nothing.
+fn poll_once<W: tokio::io::AsyncWrite>(
+    writer: std::pin::Pin<&mut W>,
+    data: &[u8],
+) -> Poll<io::Result<usize>> {
+    writer.poll_write(&mut Context::from_waker(std::task::Waker::noop()), data)
 }
 
 /// `copy_bidirectional` between two corio streams: A stops reading, so B's writes toward A

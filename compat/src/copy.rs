@@ -94,7 +94,7 @@ async fn splice(file: &File, offset: u64, len: u64, source: &Source) -> io::Resu
         };
         let mut in_pipe = filled;
         while in_pipe > 0 {
-            let ticket = poll_fn(|cx| gates.write.poll_acquire(cx)).await;
+            let ticket = poll_fn(|cx| gates.write().poll_acquire(cx)).await;
             let mut op = pipe.drain_to(socket, in_pipe)?;
             op.hold(ticket);
             match op.await {

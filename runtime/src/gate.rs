@@ -74,6 +74,8 @@ struct State {
     error: Option<i32>,
     /// A feed saw end of stream, or the kernel refused feeds: reads go to the socket.
     unfed: bool,
+    /// A feed saw end of stream: the socket's own reads return 0 at once.
+    ended: bool,
 }
 
 impl State {
@@ -317,6 +319,12 @@ impl Gate {
         }
     }
 
+    /// True once a feed saw the end of the stream: the socket is readable (its reads
+    /// return 0) without waiting for readiness.
+    pub fn saw_end(&self) -> bool {
+        self.0.lock().ended
+    }
+
     /// Cancels the armed feed, if any; its final CQE returns the ticket. Returns true when
     /// the cancel was pushed to this thread's ring (`release_cancelled` then lets the
     /// kernel finish it at once).
@@ -388,7 +396,10 @@ impl Sink for Feed {
                 state.push_stream(bytes);
             }
             match completion.result {
-                0 if last => state.unfed = true,
+                0 if last => {
+                    state.unfed = true;
+                    state.ended = true;
+                }
                 n if n >= 0 => {}
                 n if n == -libc::ECANCELED || n == -libc::ENOBUFS => {}
                 n if n == -libc::EINVAL && self.multishot && !self.delivered => {

@@ -126,7 +126,7 @@ impl Source {
                 poll_fn(|cx| self.poll_write(cx, &[IoSlice::new(buf::as_slice(&buf))])).await;
             return (result, buf);
         };
-        let ticket = acquire(&gates.write).await;
+        let ticket = acquire(gates.write()).await;
         match socket.send_some(buf) {
             Ok(mut op) => {
                 op.hold(ticket);
@@ -160,7 +160,7 @@ impl Source {
         // from an error after a partial send, which the next round reports.
         let (mut sent, mut buf) = (0, buf);
         while sent < len {
-            let ticket = acquire(&gates.write).await;
+            let ticket = acquire(gates.write()).await;
             let view = buf.slice(sent..len);
             let (result, view) = match socket.send(view) {
                 Ok(mut op) => {
@@ -192,7 +192,7 @@ impl Source {
             .await;
             return (result, bufs);
         };
-        let ticket = acquire(&gates.write).await;
+        let ticket = acquire(gates.write()).await;
         match socket.writev(bufs) {
             Ok(mut op) => {
                 op.hold(ticket);
@@ -246,7 +246,7 @@ impl Source {
             let result = self.send_to(buf::as_slice(&buf), &target).await;
             return (result, buf);
         };
-        let ticket = acquire(&gates.write).await;
+        let ticket = acquire(gates.write()).await;
         match socket.send_to(buf, target) {
             Ok(mut op) => {
                 op.hold(ticket);

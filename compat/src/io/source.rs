@@ -32,11 +32,12 @@ pub(crate) struct Source {
     gates: OnceLock<Gates>,
 }
 
-/// One [`Gate`] per direction.
+/// One [`Gate`] per direction; the write gate is made by the first owned-buffer write (a
+/// stream that only reads through its feed and writes with send(2) never needs one).
 #[derive(Debug, Default)]
 pub(crate) struct Gates {
     pub(crate) read: Gate,
-    pub(crate) write: Gate,
+    write: OnceLock<Gate>,
 }
 
 impl Drop for Gates {
@@ -51,11 +52,17 @@ impl Drop for Gates {
 }
 
 impl Gates {
-    fn of(&self, interest: Interest) -> &Gate {
+    /// The write gate, made now if no owned-buffer write made it before.
+    pub(crate) fn write(&self) -> &Gate {
+        self.write.get_or_init(Gate::new)
+    }
+
+    /// The gate of `interest`'s direction, if it exists.
+    fn of(&self, interest: Interest) -> Option<&Gate> {
         if interest.is_writable() {
-            &self.write
+            self.write.get()
         } else {
-            &self.read
+            Some(&self.read)
         }
     }
 }
@@ -74,11 +81,27 @@ impl Source {
     ///
     /// Outside any runtime, or when tokio's reactor refuses the fd.
     pub(crate) fn new(fd: OwnedFd) -> io::Result<Source> {
+        Source::register(fd, false)
+    }
+
+    /// [`Source::new`] for a connected stream socket, which can be written to before
+    /// anything was polled: its first write goes straight to send(2). (tokio learns the
+    /// same from the `EPOLLOUT` its edge-triggered registration reports at once.)
+    ///
+    /// # Errors
+    ///
+    /// As [`Source::new`].
+    pub(crate) fn connected(fd: OwnedFd) -> io::Result<Source> {
+        Source::register(fd, true)
+    }
+
+    fn register(fd: OwnedFd, writable: bool) -> io::Result<Source> {
         socket2::SockRef::from(&fd).set_nonblocking(true)?;
         let reg = match corio_runtime::current_backend() {
             Some(BackendKind::Uring) => Registration::Uring(UringReady::new(
                 Socket::from_owned(fd),
                 corio_runtime::home_handle(),
+                writable,
             )),
             _ => {
                 tokio::runtime::Handle::try_current().map_err(|_| no_runtime())?;
@@ -163,7 +186,7 @@ impl Source {
                 // Bytes a ring op left in the stash are read first, without asking the
                 // socket, whose readiness stays as it is; then an owned-buffer op or a
                 // feed on this direction goes first (see `Gate`).
-                let gate = self.gates.get().map(|gates| gates.of(interest));
+                let gate = self.gates.get().and_then(|gates| gates.of(interest));
                 let io = Io::new(uring.socket().as_fd(), self.read_gate());
                 if interest.is_readable() && gate.is_some_and(Gate::is_stashed) {
                     return Poll::Ready(f(io));
@@ -249,7 +272,7 @@ impl Source {
     ) -> io::Result<R> {
         match &self.reg {
             Registration::Uring(uring) => {
-                let gate = self.gates.get().map(|gates| gates.of(interest));
+                let gate = self.gates.get().and_then(|gates| gates.of(interest));
                 let stashed = interest.is_readable() && gate.is_some_and(Gate::is_stashed);
                 if !stashed && gate.is_some_and(|gate| !gate.is_open()) {
                     return Err(io::ErrorKind::WouldBlock.into());
@@ -351,7 +374,12 @@ impl Source {
             };
             match gate.poll_fed(uring.socket(), mode, cx) {
                 Poll::Pending => return Some(Poll::Pending),
-                Poll::Ready(false) => return None,
+                Poll::Ready(false) => {
+                    if gate.saw_end() {
+                        uring.set_read_closed();
+                    }
+                    return None;
+                }
                 // Stashed: taken at the top, unless another reader took it first.
                 Poll::Ready(true) => {}
             }

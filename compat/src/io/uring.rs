@@ -59,25 +59,20 @@ impl Wake for WaiterList {
     }
 }
 
-/// A waker that wakes every task registered with it.
-#[derive(Debug)]
-struct Waiters {
-    list: Arc<WaiterList>,
-    waker: Waker,
-}
-
-impl Default for Waiters {
-    fn default() -> Waiters {
-        let list = Arc::new(WaiterList::default());
-        let waker = Waker::from(list.clone());
-        Waiters { list, waker }
-    }
-}
+/// A waker that wakes every task registered with it, made by the first wait (a direction
+/// that never waits, like the write side of most streams, allocates nothing).
+#[derive(Debug, Default)]
+struct Waiters(Option<(Arc<WaiterList>, Waker)>);
 
 impl Waiters {
     /// Adds the task of `cx` (once) and returns the waker to poll the shared op with.
-    fn register(&self, cx: &Context<'_>) -> Waker {
-        let mut guard = lock(&self.list.0);
+    fn register(&mut self, cx: &Context<'_>) -> Waker {
+        let (list, shared) = self.0.get_or_insert_with(|| {
+            let list = Arc::new(WaiterList::default());
+            let waker = Waker::from(list.clone());
+            (list, waker)
+        });
+        let mut guard = lock(&list.0);
         let (first, rest) = &mut *guard;
         let waker = cx.waker();
         match first {
@@ -86,7 +81,7 @@ impl Waiters {
             Some(_) if rest.iter().any(|w| w.will_wake(waker)) => {}
             Some(_) => rest.push(waker.clone()),
         }
-        self.waker.clone()
+        shared.clone()
     }
 }
 
@@ -276,15 +271,20 @@ pub(crate) struct UringReady {
 }
 
 impl UringReady {
-    /// Readiness for `socket`, whose home is the current worker (or `home`).
-    pub(crate) fn new(socket: Socket, home: Option<Handle>) -> UringReady {
+    /// Readiness for `socket`, whose home is the current worker (or `home`); `writable`
+    /// starts the write direction ready (a connected stream: its first write needs no poll).
+    pub(crate) fn new(socket: Socket, home: Option<Handle>, writable: bool) -> UringReady {
+        let mut write = Direction::new(libc::POLLOUT as u32, false);
+        if writable {
+            write.ready = Ready::WRITABLE;
+        }
         UringReady {
             shared: Shared { socket, home },
             read: Mutex::new(Direction::new(
                 (libc::POLLIN | libc::POLLRDHUP) as u32,
                 true,
             )),
-            write: Mutex::new(Direction::new(libc::POLLOUT as u32, false)),
+            write: Mutex::new(write),
         }
     }
 
@@ -322,6 +322,12 @@ impl UringReady {
     pub(crate) fn clear(&self, interest: Interest, ready: Ready) {
         let mut direction = lock(self.direction(interest));
         direction.ready = direction.ready - (ready - Ready::READ_CLOSED - Ready::WRITE_CLOSED);
+    }
+
+    /// Records that the peer ended the stream (a receive returned 0): the read direction
+    /// is ready and read-closed for good, as tokio's readiness is after `EPOLLRDHUP`.
+    pub(crate) fn set_read_closed(&self) {
+        lock(&self.read).ready |= Ready::READABLE | Ready::READ_CLOSED;
     }
 
     /// tokio's `ready(interest)` as a poll: ready when any asked direction is; the read
@@ -416,7 +422,7 @@ mod tests {
 
     #[test]
     fn shared_waker_wakes_every_task_once() {
-        let waiters = Waiters::default();
+        let mut waiters = Waiters::default();
         let a = Arc::new(Count(AtomicUsize::new(0)));
         let b = Arc::new(Count(AtomicUsize::new(0)));
         let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));

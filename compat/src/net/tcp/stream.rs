@@ -62,7 +62,7 @@ impl TcpStream {
     /// Wraps a connected socket fd for the current backend.
     pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
         Ok(TcpStream {
-            io: Source::new(fd)?,
+            io: Source::connected(fd)?,
             _tally: ConnectionTally::new(),
         })
     }

@@ -69,7 +69,7 @@ impl UnixStream {
     /// Wraps a connected socket fd for the current backend.
     pub(crate) fn from_fd(fd: OwnedFd) -> io::Result<UnixStream> {
         Ok(UnixStream {
-            io: Source::new(fd)?,
+            io: Source::connected(fd)?,
             _tally: ConnectionTally::new(),
         })
     }
