@@ -34,7 +34,7 @@ use socket2::SockAddr;
 
 use crate::buf::spare;
 use crate::context;
-use crate::driver::{Completion, RecvMode, Remote, Sink};
+use crate::driver::{Completion, RecvMode, Remote};
 use crate::fd::SharedFd;
 use crate::socket::Socket;
 
@@ -297,7 +297,7 @@ impl Gate {
         };
         let serial = feed.serial;
         let armed = context::with_ring(|ring| {
-            let index = ring.arm_recv(socket.shared_fd(), feed.multishot, Box::new(feed))?;
+            let index = ring.arm_recv(socket.shared_fd(), feed.multishot, feed)?;
             Ok::<_, io::Error>((ring.id(), index))
         });
         context::wake_ready();
@@ -372,9 +372,9 @@ fn next_serial() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// A receive into provided buffers feeding a gate's stash (see the module docs). Holds the
-/// ticket and the fd until its final CQE.
-struct Feed {
+/// A receive into provided buffers feeding a gate's stash (see the module docs), kept in
+/// the ring's op slot. Holds the ticket and the fd until its final CQE.
+pub(crate) struct Feed {
     ticket: Ticket,
     _fd: SharedFd,
     serial: u64,
@@ -385,8 +385,11 @@ struct Feed {
     stopping: bool,
 }
 
-impl Sink for Feed {
-    fn deliver(&mut self, completion: Completion, bytes: &[u8]) -> bool {
+impl Feed {
+    /// Takes one CQE and the bytes of the provided buffer it names (empty when it names
+    /// none); the buffer goes back to the kernel when this returns. Returns false to have
+    /// the ring cancel the op, whose final CQE still comes here.
+    pub(crate) fn deliver(&mut self, completion: Completion, bytes: &[u8]) -> bool {
         let last = !completion.has_more();
         let (waiters, over) = {
             let inner = &self.ticket.0;
@@ -425,7 +428,9 @@ impl Sink for Feed {
         true
     }
 
-    fn abandon(&mut self) {
+    /// Tells the gate's waiters that no CQE will come (the ring was poisoned); the ticket
+    /// and the fd, which the kernel may still use, stay with the slot.
+    pub(crate) fn abandon(&mut self) {
         let waiters = {
             let mut state = self.ticket.0.lock();
             state.feed = None;
@@ -437,7 +442,8 @@ impl Sink for Feed {
         waiters.wake();
     }
 
-    fn serial(&self) -> u64 {
+    /// Identifies this feed among every feed of the process.
+    pub(crate) fn serial(&self) -> u64 {
         self.serial
     }
 }

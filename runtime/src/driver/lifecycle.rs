@@ -17,7 +17,7 @@
 //! | `Streaming`  | the `Op` future              | CQE with `F_MORE`: queued, waker woken | `Streaming` |
 //! |              |                              | final CQE: queued, `finished` set | `Streaming` |
 //! |              |                              | `Op` dropped before `finished`    | `Cancelled` |
-//! | `Sink`       | the slab (`Box<dyn Sink>`)   | CQE with `F_MORE`: delivered      | `Sink`      |
+//! | `Sink`       | the slab (a gate's `Feed`)   | CQE with `F_MORE`: delivered      | `Sink`      |
 //! |              |                              | final CQE: delivered, slot freed by reaping | (free) |
 //!
 //! A sink has no future: its CQEs are delivered as they are reaped, with the bytes of the
@@ -44,7 +44,7 @@
 //! | `Completed`  | —                             | `Op` polled: its result, slot freed (the kernel let go) |
 //! | `Cancelled`  | —                             | never freed: leaked with the slab when the ring drops |
 //! | `Streaming`  | waker taken and woken         | queued CQEs still delivered, then the op ends: resources move into the slot (`Cancelled`) |
-//! | `Sink`       | told it is abandoned ([`Sink::abandon`]) | never freed: leaked with the slab |
+//! | `Sink`       | told it is abandoned (`Feed::abandon`) | never freed: leaked with the slab |
 //!
 //! An op dropped after poisoning moves its resources into its slot too, without an
 //! `AsyncCancel` (a poisoned ring submits nothing). Resources the kernel may still use
@@ -52,6 +52,8 @@
 
 use std::collections::VecDeque;
 use std::task::Waker;
+
+use crate::gate::Feed;
 
 /// One CQE's payload: `res` and `flags`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,23 +79,6 @@ pub(crate) trait Orphan {
     fn discard(&mut self, completion: Completion);
 }
 
-/// Resources of an op whose CQEs are consumed as they are reaped, on the ring's thread,
-/// instead of by a polled future: a receive into provided buffers that feeds a socket's
-/// read stash. The slot owns it from submission until the final CQE.
-pub(crate) trait Sink: Send {
-    /// Takes one CQE and the bytes of the provided buffer it names (empty when it names
-    /// none); the buffer goes back to the kernel when this returns. Returns false to have
-    /// the ring cancel the op, whose final CQE still comes here.
-    fn deliver(&mut self, completion: Completion, bytes: &[u8]) -> bool;
-
-    /// Tells whoever waits on the sink that no CQE will come (the ring was poisoned); the
-    /// resources the kernel may use stay with the slot.
-    fn abandon(&mut self);
-
-    /// Identifies this sink among every sink of the process.
-    fn serial(&self) -> u64;
-}
-
 /// The state of one op slot. See the table in the module docs.
 pub(crate) enum Lifecycle {
     /// Pushed to the SQ; no task has polled it yet.
@@ -113,8 +98,10 @@ pub(crate) enum Lifecycle {
         /// The final CQE (without `F_MORE`) is in `queue` or was taken.
         finished: bool,
     },
-    /// An op whose CQEs go to a [`Sink`] as they are reaped.
-    Sink(Box<dyn Sink>),
+    /// A receive into provided buffers whose CQEs go to a stream's [`Feed`] as they are
+    /// reaped, on the ring's thread, instead of to a polled future. Held in the slot
+    /// itself, so a CQE reaches the stream's gate through one pointer.
+    Sink(Feed),
 }
 
 /// What the reaper must do after a CQE was applied to a slot.

@@ -28,7 +28,7 @@ use slab::Slab;
 
 use crate::buf::ProvidedBufs;
 
-pub(crate) use lifecycle::{Completion, Orphan, Sink};
+pub(crate) use lifecycle::{Completion, Orphan};
 pub use msg::{msg_ring_round_trips, MsgPark};
 pub(crate) use poison::panic_in_driver_once;
 pub(crate) use probe::{probe, RingConfig, Setup};

@@ -3,7 +3,7 @@
 //! A stream read through `AsyncRead` on a worker thread does not wait for readiness and
 //! then call recv(2); it arms an `IORING_OP_RECV` with `IOSQE_BUFFER_SELECT` on the ring,
 //! whose CQEs name a buffer of the ring's [`ProvidedBufs`]. The reaper hands each CQE's
-//! bytes to the op's [`Sink`] (the stream's read gate, which stashes them for the next
+//! bytes to the op's `Feed` (the stream's read gate, which stashes them for the next
 //! read) and gives the buffer straight back, so no buffer is held between reads and an
 //! idle stream holds none. [`RecvMode`] says whether one SQE keeps receiving
 //! (`Multishot`, Linux 6.0) or each wait arms a new one (`OneShot`).
@@ -13,10 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use io_uring::{opcode, types};
 
-use super::{Provided, Ring, Sink};
+use super::{Provided, Ring};
 use crate::buf::ProvidedBufs;
 use crate::driver::lifecycle::Lifecycle;
 use crate::fd::SharedFd;
+use crate::gate::Feed;
 
 /// How a stream's `AsyncRead` receives on the uring backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -157,7 +158,7 @@ impl Ring {
         ProvidedBufs::register(&submitter, GROUP, count, size, false)
     }
 
-    /// Arms a receive on `fd` into this ring's provided buffers, whose CQEs go to `sink`;
+    /// Arms a receive on `fd` into this ring's provided buffers, whose CQEs go to `feed`;
     /// returns the slot index. `multishot` keeps it receiving until it ends or is
     /// cancelled.
     ///
@@ -169,7 +170,7 @@ impl Ring {
         &mut self,
         fd: &SharedFd,
         multishot: bool,
-        sink: Box<dyn Sink>,
+        feed: Feed,
     ) -> io::Result<usize> {
         let Some(bufs) = self.provided() else {
             return Err(io::Error::new(
@@ -188,9 +189,9 @@ impl Ring {
         };
         // SAFETY: the SQE points at no memory of its own: the kernel picks a buffer of
         // the ring's provided buffers, which outlive every op of the ring (released only
-        // after the ring drained). The sink keeps the fd open until the final CQE.
+        // after the ring drained). The feed keeps the fd open until the final CQE.
         let index = unsafe { self.push(sqe, multishot) }?;
-        self.ops[index] = Lifecycle::Sink(sink);
+        self.ops[index] = Lifecycle::Sink(feed);
         Ok(index)
     }
 
