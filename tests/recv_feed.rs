@@ -7,12 +7,13 @@
 mod support;
 
 use std::future::Future;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use corio::net::TcpStream;
 use corio::{Backend, BackendKind, Builder, RecvMode};
 use support::net::{checksum, pattern, tcp_pair};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 
 /// Runs `test` on a worker, on io_uring in each receive mode (multishot and one-shot
 /// receives both with incrementally consumed and with whole provided buffers), then on
@@ -117,6 +118,63 @@ fn every_byte_arrives_once_in_order_through_small_reads() {
         }
         drop(writer.await.unwrap());
     });
+}
+
+/// End of stream is ready at once, as with tokio (whose readiness keeps `READ_CLOSED`
+/// after `EPOLLRDHUP`): once the peer's FIN has arrived, a read returns 0 at its first poll
+/// (a one-shot receive learns of it only when a read asks, so there the first read may
+/// wait), so does every later read, and `ready` reports the read side closed.
+#[test]
+fn end_of_stream_is_ready_at_once() {
+    each_mode(None, |label| async move {
+        let (mut client, mut server) = tcp_pair().await;
+        client.write_all(b"last").await.unwrap();
+        client.shutdown().await.unwrap();
+        let mut got = [0u8; 4];
+        server.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"last", "{label}");
+        // The FIN arrives while nobody reads (an armed multishot feed takes it in).
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut buf = [0u8; 8];
+        let first = at_first_poll(server.read(&mut buf));
+        match first {
+            None if label.ends_with("OneShot") => {
+                assert_eq!(server.read(&mut buf).await.unwrap(), 0, "{label}");
+            }
+            first => assert!(
+                matches!(first, Some(Ok(0))),
+                "{label}: first read after the FIN: {first:?}"
+            ),
+        }
+        let before = corio::metrics::snapshot().total();
+        for _ in 0..3 {
+            let n = at_first_poll(server.read(&mut buf));
+            assert!(matches!(n, Some(Ok(0))), "{label}: read after EOF: {n:?}");
+        }
+        let ready = at_first_poll(server.ready(Interest::READABLE));
+        assert!(
+            matches!(&ready, Some(Ok(r)) if r.is_read_closed()),
+            "{label}: readiness after EOF: {ready:?}"
+        );
+        let after = corio::metrics::snapshot().total();
+        assert_eq!(
+            after.sqes_submitted, before.sqes_submitted,
+            "{label}: reads after EOF wait for nothing"
+        );
+        drop(client);
+    });
+}
+
+/// The output of `future` if it is ready at its first poll.
+fn at_first_poll<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(std::task::Waker::noop()))
+    {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
 }
 
 /// Whether the kernel can consume provided buffers incrementally (Linux 6.12).
