@@ -108,14 +108,19 @@ pub fn recv_from_buf(
     Ok((n, addr))
 }
 
-/// sendmsg(2) of `bufs`, in order, with `MSG_DONTWAIT | MSG_NOSIGNAL`; may send fewer.
+/// send(2) of one slice, sendmsg(2) of several, in order, with `MSG_DONTWAIT |
+/// MSG_NOSIGNAL`; may send fewer. (One slice takes send(2): the kernel then has no
+/// `msghdr` and iovec array to copy in.)
 ///
 /// # Errors
 ///
 /// `WouldBlock` when the send buffer is full; otherwise as send(2) (`EPIPE` shows as
 /// `BrokenPipe`: no `SIGPIPE` is raised).
 pub fn send(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-    SockRef::from(&fd).send_vectored_with_flags(bufs, SEND_FLAGS)
+    match bufs {
+        [one] => SockRef::from(&fd).send_with_flags(one, SEND_FLAGS),
+        _ => SockRef::from(&fd).send_vectored_with_flags(bufs, SEND_FLAGS),
+    }
 }
 
 /// sendto(2) of one datagram to `addr` with `MSG_DONTWAIT | MSG_NOSIGNAL`.
