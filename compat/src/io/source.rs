@@ -81,6 +81,7 @@ impl Source {
     ///
     /// Outside any runtime, or when tokio's reactor refuses the fd.
     pub(crate) fn new(fd: OwnedFd) -> io::Result<Source> {
+        socket2::SockRef::from(&fd).set_nonblocking(true)?;
         Source::register(fd, false)
     }
 
@@ -92,11 +93,22 @@ impl Source {
     ///
     /// As [`Source::new`].
     pub(crate) fn connected(fd: OwnedFd) -> io::Result<Source> {
+        socket2::SockRef::from(&fd).set_nonblocking(true)?;
         Source::register(fd, true)
     }
 
+    /// [`Source::connected`] for a connection fresh from `sys::accept`, which is
+    /// non-blocking already: no `fcntl` calls.
+    ///
+    /// # Errors
+    ///
+    /// As [`Source::new`].
+    pub(crate) fn accepted(fd: OwnedFd) -> io::Result<Source> {
+        Source::register(fd, true)
+    }
+
+    /// Registers the non-blocking `fd`; `writable` starts its write direction ready.
     fn register(fd: OwnedFd, writable: bool) -> io::Result<Source> {
-        socket2::SockRef::from(&fd).set_nonblocking(true)?;
         let reg = match corio_runtime::current_backend() {
             Some(BackendKind::Uring) => Registration::Uring(UringReady::new(
                 Socket::from_owned(fd),

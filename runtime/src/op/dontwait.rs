@@ -10,7 +10,7 @@
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use bytes::BufMut;
 use socket2::{MaybeUninitSlice, SockAddr, SockRef};
@@ -139,9 +139,18 @@ pub fn send_to(fd: BorrowedFd<'_>, buf: &[u8], addr: &SockAddr) -> io::Result<us
 ///
 /// `WouldBlock` when no connection waits; otherwise as accept4(2) (`EMFILE`...).
 pub fn accept(fd: BorrowedFd<'_>) -> io::Result<(OwnedFd, SockAddr)> {
-    let (socket, addr) = SockRef::from(&fd).accept()?;
-    socket.set_nonblocking(true)?;
-    Ok((OwnedFd::from(socket), addr))
+    // SAFETY: accept4 writes at most `*len` bytes of address into the zeroed storage
+    // `try_init` lends it and sets `*len` to what it wrote; the fd it returns is new, so
+    // the `OwnedFd` made of it is its only owner.
+    unsafe {
+        SockAddr::try_init(|storage, len| {
+            let flags = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+            match libc::accept4(fd.as_raw_fd(), storage.cast(), len, flags) {
+                -1 => Err(io::Error::last_os_error()),
+                conn => Ok(OwnedFd::from_raw_fd(conn)),
+            }
+        })
+    }
 }
 
 /// recv(2) into the spare capacity of `out` (tokio's `try_read_buf`), advancing it by the

@@ -71,7 +71,7 @@ impl TcpListener {
     /// Cancel safe: a dropped future accepted nothing; the connection stays queued.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let (fd, peer) = self.accept.accept().await?;
-        Ok((TcpStream::from_fd(fd)?, addr::inet(peer)?))
+        Ok((TcpStream::accepted(fd)?, addr::inet(peer)?))
     }
 
     /// Polls for the next connection; only the last task to call it is woken.
@@ -81,7 +81,7 @@ impl TcpListener {
     /// As [`TcpListener::accept`].
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (fd, peer) = ready!(self.accept.poll_accept(cx))?;
-        Poll::Ready(Ok((TcpStream::from_fd(fd)?, addr::inet(peer)?)))
+        Poll::Ready(Ok((TcpStream::accepted(fd)?, addr::inet(peer)?)))
     }
 
     /// Wraps a listening `std::net::TcpListener` (set to non-blocking mode here).

@@ -67,6 +67,14 @@ impl TcpStream {
         })
     }
 
+    /// Wraps a connection fresh from the listener's accept (already non-blocking).
+    pub(crate) fn accepted(fd: OwnedFd) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            io: Source::accepted(fd)?,
+            _tally: ConnectionTally::new(),
+        })
+    }
+
     /// Wraps a connected `std::net::TcpStream` (set to non-blocking mode here).
     ///
     /// # Errors

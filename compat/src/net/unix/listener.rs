@@ -101,7 +101,7 @@ impl UnixListener {
     /// Cancel safe: a dropped future accepted nothing.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (fd, peer) = self.accept.accept().await?;
-        Ok((UnixStream::from_fd(fd)?, SocketAddr::from(&peer)))
+        Ok((UnixStream::accepted(fd)?, SocketAddr::from(&peer)))
     }
 
     /// Polls for the next connection; only the last task to call it is woken.
@@ -111,7 +111,7 @@ impl UnixListener {
     /// As [`UnixListener::accept`].
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
         let (fd, peer) = ready!(self.accept.poll_accept(cx))?;
-        Poll::Ready(Ok((UnixStream::from_fd(fd)?, SocketAddr::from(&peer))))
+        Poll::Ready(Ok((UnixStream::accepted(fd)?, SocketAddr::from(&peer))))
     }
 }
 

@@ -74,6 +74,14 @@ impl UnixStream {
         })
     }
 
+    /// Wraps a connection fresh from the listener's accept (already non-blocking).
+    pub(crate) fn accepted(fd: OwnedFd) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            io: Source::accepted(fd)?,
+            _tally: ConnectionTally::new(),
+        })
+    }
+
     /// Two connected streams, like `socketpair(2)`.
     ///
     /// # Errors
