@@ -10,10 +10,12 @@
 # Needs valgrind and h2load, and a release build: cargo build --release -p corio-ab.
 # N (20000) and C (100) come from the environment.
 #
-# Keep C at 100 for corio-uring: under valgrind the server runs ~50x slower, and at C=1000
-# more requests land between two reaps than the ring's 128 provided buffers hold, so ~0.6
-# receives per request end with ENOBUFS and re-arm, with an extra task poll each (corio-ab
-# counts none at full speed).
+# Under valgrind the server runs ~50x slower, so many more requests land between two reaps.
+# With incremental provided buffers (the default on Linux 6.12+) C=1000 is still
+# representative (1.11 task polls per request, tokio-ct 1.08). With whole buffers (older
+# kernels, or `serve --recv-whole-buffers`) keep C at 100: at C=1000 ~0.6 receives
+# per request end with ENOBUFS and re-arm, with an extra task poll each (corio-ab counts none
+# at full speed).
 
 set -euo pipefail
 runtime=$1
