@@ -8,25 +8,15 @@ mod support;
 
 use std::future::Future;
 use std::pin::pin;
-use std::task::{Context, Poll};
+use std::task::Context;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use corio::buf::{AlignedBuf, IoBuf};
 use corio::net::{UdpSocket, UnixDatagram, UnixStream};
 use support::net::{checksum, pattern, tcp_pair};
+use support::poll_once_and_drop;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Polls `fut` once, then drops it: an owned op started and abandoned. `Some` with its
-/// output when that one poll finished it.
-fn poll_once_and_drop<F: Future>(fut: F) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(std::task::Waker::noop());
-    match fut.as_mut().poll(&mut cx) {
-        Poll::Ready(out) => Some(out),
-        Poll::Pending => None,
-    }
-}
 
 /// Reads exactly `len` bytes with `read_owned` into fresh `Vec`s.
 async fn read_owned_exact(stream: &UnixStream, len: usize) -> Vec<u8> {

@@ -7,12 +7,12 @@
 mod support;
 
 use std::future::Future;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use corio::net::TcpStream;
 use corio::{Backend, BackendKind, Builder, RecvMode};
 use support::net::{checksum, pattern, tcp_pair};
+use support::poll_once_and_drop;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 
 /// Runs `test` on a worker, on io_uring in each receive mode (multishot and one-shot
@@ -136,7 +136,7 @@ fn end_of_stream_is_ready_at_once() {
         // The FIN arrives while nobody reads (an armed multishot feed takes it in).
         tokio::time::sleep(Duration::from_millis(50)).await;
         let mut buf = [0u8; 8];
-        let first = at_first_poll(server.read(&mut buf));
+        let first = poll_once_and_drop(server.read(&mut buf));
         match first {
             None if label.ends_with("OneShot") => {
                 assert_eq!(server.read(&mut buf).await.unwrap(), 0, "{label}");
@@ -148,10 +148,10 @@ fn end_of_stream_is_ready_at_once() {
         }
         let before = corio::metrics::snapshot().total();
         for _ in 0..3 {
-            let n = at_first_poll(server.read(&mut buf));
+            let n = poll_once_and_drop(server.read(&mut buf));
             assert!(matches!(n, Some(Ok(0))), "{label}: read after EOF: {n:?}");
         }
-        let ready = at_first_poll(server.ready(Interest::READABLE));
+        let ready = poll_once_and_drop(server.ready(Interest::READABLE));
         assert!(
             matches!(&ready, Some(Ok(r)) if r.is_read_closed()),
             "{label}: readiness after EOF: {ready:?}"
@@ -163,18 +163,6 @@ fn end_of_stream_is_ready_at_once() {
         );
         drop(client);
     });
-}
-
-/// The output of `future` if it is ready at its first poll.
-fn at_first_poll<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(std::task::Waker::noop()))
-    {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => None,
-    }
 }
 
 /// Whether the kernel can consume provided buffers incrementally (Linux 6.12).

@@ -1,6 +1,21 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::future::Future;
+use std::task::{Context, Poll};
+
+/// Polls `fut` once with a waker that does nothing, then drops it: `Some` with its output
+/// when that one poll finished it (an op started and abandoned, or a call that must be
+/// ready at once).
+pub(crate) fn poll_once_and_drop<F: Future>(fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(out) => Some(out),
+        Poll::Pending => None,
+    }
+}
+
 /// The CPUs the calling thread may run on, from `/proc/thread-self/status`.
 pub(crate) fn thread_cpus() -> Vec<usize> {
     let status = std::fs::read_to_string("/proc/thread-self/status").expect("read status");

@@ -94,7 +94,7 @@ impl Source {
     /// As [`Source::new`].
     pub(crate) fn connected(fd: OwnedFd) -> io::Result<Source> {
         socket2::SockRef::from(&fd).set_nonblocking(true)?;
-        Source::register(fd, true)
+        Source::accepted(fd)
     }
 
     /// [`Source::connected`] for a connection fresh from `sys::accept`, which is
