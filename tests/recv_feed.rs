@@ -243,8 +243,12 @@ fn a_reader_that_stops_reading_holds_back_the_peer() {
         // the kernel's buffers and at most the feed's limit (64 KiB) plus one burst.
         let mut written = 0usize;
         let chunk = pattern(64 << 10, 3);
-        while let Ok(Ok(n)) =
-            tokio::time::timeout(Duration::from_millis(100), client.write(&chunk)).await
+        // Each write continues the repeated pattern where the last (maybe short) one ended.
+        while let Ok(Ok(n)) = tokio::time::timeout(
+            Duration::from_millis(100),
+            client.write(&chunk[written % chunk.len()..]),
+        )
+        .await
         {
             written += n;
             assert!(written < 64 << 20, "{label}: the writer never stalled");
