@@ -27,6 +27,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{ready, Context, Poll, Wake, Waker};
 
@@ -123,31 +124,105 @@ impl Drop for Wait {
     }
 }
 
-/// One direction's readiness.
+/// One direction: its cached readiness, read without a lock (a ready direction, the
+/// usual case for writes, costs one load), and the poll that refreshes it.
+#[derive(Debug)]
+struct Side {
+    ready: Cached,
+    direction: Mutex<Direction>,
+}
+
+impl Side {
+    fn new(events: u32, multishot: bool, ready: Ready) -> Side {
+        Side {
+            ready: Cached::new(ready),
+            direction: Mutex::new(Direction {
+                events,
+                multishot,
+                wait: None,
+                waiters: Waiters::default(),
+            }),
+        }
+    }
+
+    fn poll(&self, io: &Shared, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
+        let ready = self.ready.get();
+        if !ready.is_empty() {
+            return Poll::Ready(Ok(ready));
+        }
+        lock(&self.direction).poll(&self.ready, io, cx)
+    }
+}
+
+/// A direction's readiness bits in one atomic. Updates are single read-modify-writes, so
+/// a stale read only ever costs what tokio's spurious readiness costs: an I/O call that
+/// finds the socket not ready and clears the bit.
+#[derive(Debug)]
+struct Cached(AtomicU8);
+
+/// The `Ready` bits a uring direction reports, and their places in [`Cached`].
+const BITS: [Ready; 5] = [
+    Ready::READABLE,
+    Ready::WRITABLE,
+    Ready::READ_CLOSED,
+    Ready::WRITE_CLOSED,
+    Ready::ERROR,
+];
+
+impl Cached {
+    fn new(ready: Ready) -> Cached {
+        Cached(AtomicU8::new(Cached::encode(ready)))
+    }
+
+    fn encode(ready: Ready) -> u8 {
+        BITS.iter()
+            .enumerate()
+            .filter(|(_, bit)| !(ready & **bit).is_empty())
+            .fold(0, |bits, (place, _)| bits | 1 << place)
+    }
+
+    fn decode(bits: u8) -> Ready {
+        BITS.iter()
+            .enumerate()
+            .filter(|(place, _)| bits & 1 << place != 0)
+            .fold(Ready::EMPTY, |ready, (_, bit)| ready | *bit)
+    }
+
+    fn get(&self) -> Ready {
+        Cached::decode(self.0.load(Ordering::Acquire))
+    }
+
+    /// Adds `ready`; returns the bits now set.
+    fn add(&self, ready: Ready) -> Ready {
+        let bits = Cached::encode(ready);
+        Cached::decode(self.0.fetch_or(bits, Ordering::AcqRel) | bits)
+    }
+
+    fn remove(&self, ready: Ready) {
+        self.0.fetch_and(!Cached::encode(ready), Ordering::AcqRel);
+    }
+}
+
+/// What a direction waits on when it is not ready; behind its side's lock.
 #[derive(Debug)]
 struct Direction {
     events: u32,
     /// Arm multishot polls (until the kernel refuses them).
     multishot: bool,
-    ready: Ready,
     wait: Option<Wait>,
     waiters: Waiters,
 }
 
 impl Direction {
-    fn new(events: u32, multishot: bool) -> Direction {
-        Direction {
-            events,
-            multishot,
-            ready: Ready::EMPTY,
-            wait: None,
-            waiters: Waiters::default(),
-        }
-    }
-
-    fn poll(&mut self, io: &Shared, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
-        if !self.ready.is_empty() {
-            return Poll::Ready(Ok(self.ready));
+    fn poll(
+        &mut self,
+        cached: &Cached,
+        io: &Shared,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Ready>> {
+        let ready = cached.get();
+        if !ready.is_empty() {
+            return Poll::Ready(Ok(ready));
         }
         if matches!(&self.wait, Some(wait) if !wait.is_local()) {
             self.wait = None;
@@ -188,8 +263,7 @@ impl Direction {
                     mask.unwrap_or_else(|err| Err(home_stopped(&err)))?
                 }
             };
-            self.ready = convert(self.events, mask);
-            return Poll::Ready(Ok(self.ready));
+            return Poll::Ready(Ok(cached.add(convert(self.events, mask))));
         }
     }
 }
@@ -250,8 +324,8 @@ impl Drop for UringReady {
     /// them at once: a poll holds the socket open, and a dropped listener must refuse new
     /// connections (a dropped stream must send its FIN) now, not at the ring's next turn.
     fn drop(&mut self) {
-        let read = lock(&self.read).wait.take();
-        let write = lock(&self.write).wait.take();
+        let read = lock(&self.read.direction).wait.take();
+        let write = lock(&self.write.direction).wait.take();
         let local = [&read, &write]
             .iter()
             .any(|wait| matches!(wait, Some(wait) if wait.is_ring() && wait.is_local()));
@@ -266,25 +340,23 @@ impl Drop for UringReady {
 #[derive(Debug)]
 pub(crate) struct UringReady {
     shared: Shared,
-    read: Mutex<Direction>,
-    write: Mutex<Direction>,
+    read: Side,
+    write: Side,
 }
 
 impl UringReady {
     /// Readiness for `socket`, whose home is the current worker (or `home`); `writable`
     /// starts the write direction ready (a connected stream: its first write needs no poll).
     pub(crate) fn new(socket: Socket, home: Option<Handle>, writable: bool) -> UringReady {
-        let mut write = Direction::new(libc::POLLOUT as u32, false);
-        if writable {
-            write.ready = Ready::WRITABLE;
-        }
+        let write = if writable {
+            Ready::WRITABLE
+        } else {
+            Ready::EMPTY
+        };
         UringReady {
             shared: Shared { socket, home },
-            read: Mutex::new(Direction::new(
-                (libc::POLLIN | libc::POLLRDHUP) as u32,
-                true,
-            )),
-            write: Mutex::new(write),
+            read: Side::new((libc::POLLIN | libc::POLLRDHUP) as u32, true, Ready::EMPTY),
+            write: Side::new(libc::POLLOUT as u32, false, write),
         }
     }
 
@@ -300,7 +372,7 @@ impl UringReady {
         socket
     }
 
-    fn direction(&self, interest: Interest) -> &Mutex<Direction> {
+    fn side(&self, interest: Interest) -> &Side {
         if interest.is_writable() {
             &self.write
         } else {
@@ -314,20 +386,21 @@ impl UringReady {
         cx: &mut Context<'_>,
         interest: Interest,
     ) -> Poll<io::Result<Ready>> {
-        lock(self.direction(interest)).poll(&self.shared, cx)
+        self.side(interest).poll(&self.shared, cx)
     }
 
     /// Forgets `ready` after an I/O call found the socket not ready after all. As in
     /// tokio, the closed bits stay: a half-close is final.
     pub(crate) fn clear(&self, interest: Interest, ready: Ready) {
-        let mut direction = lock(self.direction(interest));
-        direction.ready = direction.ready - (ready - Ready::READ_CLOSED - Ready::WRITE_CLOSED);
+        self.side(interest)
+            .ready
+            .remove(ready - Ready::READ_CLOSED - Ready::WRITE_CLOSED);
     }
 
     /// Records that the peer ended the stream (a receive returned 0): the read direction
     /// is ready and read-closed for good, as tokio's readiness is after `EPOLLRDHUP`.
     pub(crate) fn set_read_closed(&self) {
-        lock(&self.read).ready |= Ready::READABLE | Ready::READ_CLOSED;
+        self.read.ready.add(Ready::READABLE | Ready::READ_CLOSED);
     }
 
     /// tokio's `ready(interest)` as a poll: ready when any asked direction is; the read
@@ -437,6 +510,23 @@ mod tests {
             "registered twice, woken once"
         );
         assert_eq!(b.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn cached_readiness_keeps_every_bit_apart() {
+        let cached = Cached::new(Ready::WRITABLE);
+        assert_eq!(cached.get(), Ready::WRITABLE);
+        let all = cached.add(Ready::READ_CLOSED | Ready::ERROR);
+        assert!(all.is_writable() && all.is_read_closed() && all.is_error());
+        assert!(
+            (all & Ready::READABLE).is_empty() && !all.is_write_closed(),
+            "read-closed is not readable by itself"
+        );
+        cached.remove(Ready::WRITABLE | Ready::ERROR);
+        assert_eq!(cached.get(), Ready::READ_CLOSED);
+        for bit in BITS {
+            assert_eq!(Cached::decode(Cached::encode(bit)), bit);
+        }
     }
 
     #[test]
