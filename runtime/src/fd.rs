@@ -7,30 +7,40 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
-/// A reference-counted owned file descriptor.
+/// A reference-counted owned file descriptor. The number is kept next to the count, so
+/// reading it (every `send(2)` and `recv(2)` does) touches no memory but the handle's own.
 #[derive(Debug, Clone)]
-pub(crate) struct SharedFd(Arc<OwnedFd>);
+pub(crate) struct SharedFd {
+    raw: RawFd,
+    owned: Arc<OwnedFd>,
+}
 
 impl SharedFd {
     /// Takes ownership of `fd`.
     pub(crate) fn new(fd: OwnedFd) -> SharedFd {
-        SharedFd(Arc::new(fd))
+        SharedFd {
+            raw: fd.as_raw_fd(),
+            owned: Arc::new(fd),
+        }
     }
 
     /// The raw fd, valid while this handle lives.
     pub(crate) fn raw(&self) -> RawFd {
-        self.0.as_raw_fd()
+        self.raw
     }
 
     /// The owned fd back, if no op holds it any more.
     pub(crate) fn try_unwrap(self) -> Result<OwnedFd, SharedFd> {
-        Arc::try_unwrap(self.0).map_err(SharedFd)
+        let raw = self.raw;
+        Arc::try_unwrap(self.owned).map_err(|owned| SharedFd { raw, owned })
     }
 }
 
 impl AsFd for SharedFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.as_fd()
+        // SAFETY: `raw` is the number of the `OwnedFd` that `owned` keeps open for as long
+        // as `self`, which the returned borrow cannot outlive, lives.
+        unsafe { BorrowedFd::borrow_raw(self.raw) }
     }
 }
 
@@ -55,4 +65,36 @@ pub fn register(fd: OwnedFd) -> std::io::Result<tokio::io::unix::AsyncFd<OwnedFd
     // same file description until the `AsyncFd` is dropped or gives it back.
     unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, interest) }
         .map_err(std::io::Error::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether `raw` names an open file description of this process.
+    fn is_open(raw: RawFd) -> bool {
+        std::fs::read_link(format!("/proc/self/fd/{raw}")).is_ok()
+    }
+
+    #[test]
+    fn every_handle_names_the_fd_and_keeps_it_open() {
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let owned = OwnedFd::from(a);
+        let raw = owned.as_raw_fd();
+        let first = SharedFd::new(owned);
+        let second = first.clone();
+        drop(first);
+        assert_eq!(second.as_fd().as_raw_fd(), raw);
+        assert!(is_open(raw), "a clone keeps the fd open");
+        let second = match second.clone().try_unwrap() {
+            Ok(_) => panic!("two handles: the fd is shared"),
+            Err(back) => {
+                assert_eq!(back.raw(), raw, "a failed unwrap gives the same fd back");
+                drop(second);
+                back
+            }
+        };
+        let owned = second.try_unwrap().expect("the last handle unwraps");
+        assert_eq!(owned.as_raw_fd(), raw);
+    }
 }

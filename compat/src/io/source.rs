@@ -23,13 +23,18 @@ use super::call::Io;
 use super::uring::UringReady;
 
 /// A non-blocking socket registered for readiness on the current backend.
+///
+/// Laid out in declaration order (`repr(C)`), so that what a read and a write on a
+/// connection touch (the gates' handle, the backend's tag, the cached readiness and the
+/// fd) shares as few cache lines as it can: under many connections each is a likely miss.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Source {
-    reg: Registration,
-    /// The write direction was shut down (by `poll_shutdown`).
-    write_shut: AtomicBool,
     /// The gates of the owned-buffer ring ops, made by the first one (uring only).
     gates: OnceLock<Gates>,
+    /// The write direction was shut down (by `poll_shutdown`).
+    write_shut: AtomicBool,
+    reg: Registration,
 }
 
 /// One [`Gate`] per direction; the write gate is made by the first owned-buffer write (a
@@ -67,7 +72,9 @@ impl Gates {
     }
 }
 
+/// Tagged at its start (`repr(u8)`) rather than through a niche deep inside a variant.
 #[derive(Debug)]
+#[repr(u8)]
 enum Registration {
     Uring(UringReady),
     Epoll(AsyncFd<OwnedFd>),

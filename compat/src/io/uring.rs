@@ -124,36 +124,6 @@ impl Drop for Wait {
     }
 }
 
-/// One direction: its cached readiness, read without a lock (a ready direction, the
-/// usual case for writes, costs one load), and the poll that refreshes it.
-#[derive(Debug)]
-struct Side {
-    ready: Cached,
-    direction: Mutex<Direction>,
-}
-
-impl Side {
-    fn new(events: u32, multishot: bool, ready: Ready) -> Side {
-        Side {
-            ready: Cached::new(ready),
-            direction: Mutex::new(Direction {
-                events,
-                multishot,
-                wait: None,
-                waiters: Waiters::default(),
-            }),
-        }
-    }
-
-    fn poll(&self, io: &Shared, cx: &mut Context<'_>) -> Poll<io::Result<Ready>> {
-        let ready = self.ready.get();
-        if !ready.is_empty() {
-            return Poll::Ready(Ok(ready));
-        }
-        lock(&self.direction).poll(&self.ready, io, cx)
-    }
-}
-
 /// A direction's readiness bits in one atomic. Updates are single read-modify-writes, so
 /// a stale read only ever costs what tokio's spurious readiness costs: an I/O call that
 /// finds the socket not ready and clears the bit.
@@ -293,6 +263,7 @@ fn home_stopped(err: &tokio::task::JoinError) -> io::Error {
 
 /// What a poll needs besides its direction: the socket and its home worker.
 #[derive(Debug)]
+#[repr(C)]
 struct Shared {
     socket: Socket,
     home: Option<Handle>,
@@ -324,8 +295,9 @@ impl Drop for UringReady {
     /// them at once: a poll holds the socket open, and a dropped listener must refuse new
     /// connections (a dropped stream must send its FIN) now, not at the ring's next turn.
     fn drop(&mut self) {
-        let read = lock(&self.read.direction).wait.take();
-        let write = lock(&self.write.direction).wait.take();
+        let [read, write] = &self.directions;
+        let read = lock(read).wait.take();
+        let write = lock(write).wait.take();
         let local = [&read, &write]
             .iter()
             .any(|wait| matches!(wait, Some(wait) if wait.is_ring() && wait.is_local()));
@@ -337,11 +309,18 @@ impl Drop for UringReady {
 }
 
 /// The readiness of one uring socket, in both directions.
+///
+/// Laid out in declaration order (`repr(C)`): the cached readiness and the socket come
+/// first, so an I/O call on a ready direction touches the start of this struct only.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct UringReady {
+    /// Each direction's readiness: read, then write. Read without a lock (a ready
+    /// direction, the usual case for writes, costs one load).
+    ready: [Cached; 2],
     shared: Shared,
-    read: Side,
-    write: Side,
+    /// What each direction waits on when it is not ready: read, then write.
+    directions: [Mutex<Direction>; 2],
 }
 
 impl UringReady {
@@ -353,10 +332,21 @@ impl UringReady {
         } else {
             Ready::EMPTY
         };
+        let direction = |events: u32, multishot| {
+            Mutex::new(Direction {
+                events,
+                multishot,
+                wait: None,
+                waiters: Waiters::default(),
+            })
+        };
         UringReady {
+            ready: [Cached::new(Ready::EMPTY), Cached::new(write)],
             shared: Shared { socket, home },
-            read: Side::new((libc::POLLIN | libc::POLLRDHUP) as u32, true, Ready::EMPTY),
-            write: Side::new(libc::POLLOUT as u32, false, write),
+            directions: [
+                direction((libc::POLLIN | libc::POLLRDHUP) as u32, true),
+                direction(libc::POLLOUT as u32, false),
+            ],
         }
     }
 
@@ -372,12 +362,9 @@ impl UringReady {
         socket
     }
 
-    fn side(&self, interest: Interest) -> &Side {
-        if interest.is_writable() {
-            &self.write
-        } else {
-            &self.read
-        }
+    /// The direction `interest` names: 0 read, 1 write.
+    fn side(interest: Interest) -> usize {
+        usize::from(interest.is_writable())
     }
 
     /// Readiness of one direction (`READABLE` or `WRITABLE`): cached, or after a poll.
@@ -386,21 +373,25 @@ impl UringReady {
         cx: &mut Context<'_>,
         interest: Interest,
     ) -> Poll<io::Result<Ready>> {
-        self.side(interest).poll(&self.shared, cx)
+        let side = UringReady::side(interest);
+        let ready = self.ready[side].get();
+        if !ready.is_empty() {
+            return Poll::Ready(Ok(ready));
+        }
+        lock(&self.directions[side]).poll(&self.ready[side], &self.shared, cx)
     }
 
     /// Forgets `ready` after an I/O call found the socket not ready after all. As in
     /// tokio, the closed bits stay: a half-close is final.
     pub(crate) fn clear(&self, interest: Interest, ready: Ready) {
-        self.side(interest)
-            .ready
+        self.ready[UringReady::side(interest)]
             .remove(ready - Ready::READ_CLOSED - Ready::WRITE_CLOSED);
     }
 
     /// Records that the peer ended the stream (a receive returned 0): the read direction
     /// is ready and read-closed for good, as tokio's readiness is after `EPOLLRDHUP`.
     pub(crate) fn set_read_closed(&self) {
-        self.read.ready.add(Ready::READABLE | Ready::READ_CLOSED);
+        self.ready[0].add(Ready::READABLE | Ready::READ_CLOSED);
     }
 
     /// tokio's `ready(interest)` as a poll: ready when any asked direction is; the read
