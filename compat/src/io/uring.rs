@@ -173,7 +173,7 @@ impl Cached {
     }
 }
 
-/// What a direction waits on when it is not ready; behind its side's lock.
+/// What a direction waits on when it is not ready; behind its own lock.
 #[derive(Debug)]
 struct Direction {
     events: u32,
